@@ -1,0 +1,1 @@
+"""billing: month close, invoices, PDFs and charts (issue: monthly billing)."""

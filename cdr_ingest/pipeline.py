@@ -1,0 +1,390 @@
+"""The ingestion pipeline: parsed legs in, rated rows (or quarantine entries) out.
+
+Each batch is one transaction: its rows, its quarantine entries and the file's
+progress marker commit together, so a run killed at any point resumes exactly where
+the last commit left it, and the database's unique keys make a repeated input a no-op.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cdr_ingest import store
+from cdr_ingest.attribution import CallRow, Quarantine, attribute
+from cdr_ingest.parse_csv import CsvCdrParser, split_line
+from cdr_ingest.parse_json import parse_json_cdr
+from cdr_ingest.records import CdrRecord
+from cdr_ingest.templates import detect_template, load_csv_templates
+from painel.catalog import Catalog, load_catalog
+from painel.errors import CdrParseError, ConfigError, DatabaseError, InputError
+from painel.models import IngestedFile
+from painel.settings import Settings
+
+log = logging.getLogger("painel.cdr")
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class Item:
+    """One input record on its way in: the raw text and what parsing made of it."""
+
+    raw: str
+    parsed: CdrRecord | CdrParseError
+    source: str  # json | csv
+    source_ref: str
+    template: str | None = None
+
+
+@dataclass(slots=True)
+class IngestStats:
+    rated: int = 0
+    duplicate: int = 0
+    quarantined: int = 0
+    #: of the rated: legs linked to their call (b-legs, never billed)
+    linked: int = 0
+    skipped_files: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: "IngestStats") -> None:
+        self.rated += other.rated
+        self.duplicate += other.duplicate
+        self.quarantined += other.quarantined
+        self.linked += other.linked
+        self.skipped_files += other.skipped_files
+        for k, v in other.reasons.items():
+            self.reasons[k] = self.reasons.get(k, 0) + v
+
+    @property
+    def total(self) -> int:
+        return self.rated + self.duplicate + self.quarantined
+
+    def summary(self) -> str:
+        """The machine-readable closing line of ``painel cdr ingest``."""
+        return f"rated={self.rated} duplicate={self.duplicate} quarantined={self.quarantined}"
+
+
+def fingerprint(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _db_error(exc: Exception) -> DatabaseError:
+    orig = getattr(exc, "orig", exc)
+    return DatabaseError(f"falha no banco de dados: {orig}")
+
+
+class Ingester:
+    """Parses, attributes, rates and stores CDRs; one instance per process."""
+
+    def __init__(
+        self, engine: Engine, settings: Settings, *, catalog: Catalog | None = None,
+        catalog_ttl: float | None = None,
+    ) -> None:
+        self.engine = engine
+        #: seconds a catalog is trusted in a long-running receiver; None = for the whole run
+        self.catalog_ttl = catalog_ttl
+        self._catalog_loaded_at = 0.0
+        self.settings = settings
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._catalog = catalog
+        self._templates: dict[str, list[str]] | None = None
+        self._parsers: dict[str, CsvCdrParser] = {}
+        self._unresolved_quarantine: bool | None = None
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None or (
+            self.catalog_ttl is not None and time.monotonic() - self._catalog_loaded_at > self.catalog_ttl
+        ):
+            self.refresh_catalog()
+        assert self._catalog is not None
+        return self._catalog
+
+    def refresh_catalog(self) -> None:
+        try:
+            with Session(self.engine) as session:
+                self._catalog = load_catalog(session)
+            self._catalog_loaded_at = time.monotonic()
+        except SQLAlchemyError as exc:
+            raise _db_error(exc) from exc
+
+    @property
+    def templates(self) -> dict[str, list[str]]:
+        if self._templates is None:
+            self._templates = load_csv_templates(self.settings.cdr_csv_config)
+        return self._templates
+
+    def csv_parser(self, template: str) -> CsvCdrParser:
+        parser = self._parsers.get(template)
+        if parser is None:
+            if template not in self.templates:
+                raise ConfigError(
+                    f"modelo CSV {template!r} não existe em {self.settings.cdr_csv_config} "
+                    f"(disponíveis: {', '.join(sorted(self.templates))})"
+                )
+            parser = CsvCdrParser(self.templates[template], switch_tz=self.settings.switch_timezone)
+            self._parsers[template] = parser
+        return parser
+
+    # ------------------------------------------------------------------ core
+    def process(self, conn: Connection, items: Sequence[Item], outcomes: list | None = None) -> IngestStats:
+        """Attribute, rate and store one batch on ``conn`` (the caller commits).
+
+        ``outcomes``, when given, receives per item ``None`` (stored) or its ``Quarantine``.
+        """
+        stats = IngestStats()
+        now = datetime.now(timezone.utc)
+        catalog = self.catalog
+        records = [it.parsed for it in items if isinstance(it.parsed, CdrRecord)]
+        # legs some a-leg names as its b-leg: in this batch, or already stored
+        known_b: dict[str, str] = {r.bleg_uuid: r.uuid for r in records if r.bleg_uuid}
+        candidates = [r.uuid for r in records if not r.painel and r.leg != "b" and r.uuid not in known_b]
+        if candidates:
+            known_b.update(store.referenced_b_legs(conn, candidates))
+        rows: list[tuple[Any, ...]] = []
+        row_items: list[CallRow] = []
+        quarantine: list[tuple[Any, ...]] = []
+        batch_uuids: set[str] = set()
+        for it in items:
+            parsed = it.parsed
+            if isinstance(parsed, CdrParseError):
+                outcome: CallRow | Quarantine = Quarantine("malformed", parsed.message)
+                uuid = None
+            else:
+                outcome = attribute(parsed, catalog, known_b)
+                uuid = parsed.uuid
+            if outcomes is not None:
+                outcomes.append(outcome if isinstance(outcome, Quarantine) else None)
+            if isinstance(outcome, Quarantine):
+                quarantine.append(
+                    (fingerprint(it.raw), uuid, outcome.reason, outcome.detail, it.source,
+                     it.source_ref[:255], it.template, it.raw, store._ts(now, self.sqlite), 0)
+                )
+                stats.reasons[outcome.reason] = stats.reasons.get(outcome.reason, 0) + 1
+                continue
+            rows.append(store.cdr_tuple(outcome, it.source, it.source_ref, now, self.sqlite))
+            row_items.append(outcome)
+            batch_uuids.add(outcome.uuid)
+        inserted = store.insert_cdrs(conn, rows)
+        stats.rated = inserted
+        stats.duplicate = len(rows) - inserted
+        stats.linked = sum(1 for r in row_items if r.role == "linked")
+        # a-legs naming a b-leg stored earlier as a call of its own: link it now
+        pairs = [(r.uuid, r.bleg_uuid) for r in row_items
+                 if r.role == "call" and r.bleg_uuid and r.bleg_uuid not in batch_uuids]
+        # (the a-leg uuid is the new call_uuid; see store.link_b_legs)
+        store.link_b_legs(conn, pairs)
+        store.insert_quarantine(conn, quarantine)
+        stats.quarantined = len(quarantine)
+        if inserted and self._has_unresolved_quarantine(conn):
+            store.resolve_quarantine(conn, [r.uuid for r in row_items], now)
+        return stats
+
+    def _has_unresolved_quarantine(self, conn: Connection) -> bool:
+        if self._unresolved_quarantine is None:
+            n = conn.exec_driver_sql(
+                "SELECT COUNT(*) FROM cdr_quarantine WHERE resolved_at IS NULL AND uuid IS NOT NULL"
+            ).scalar()
+            self._unresolved_quarantine = bool(n)
+        return self._unresolved_quarantine
+
+    def ingest_items(self, items: Sequence[Item]) -> IngestStats:
+        """Store a batch in its own transaction."""
+        try:
+            with self.engine.begin() as conn:
+                return self.process(conn, items)
+        except SQLAlchemyError as exc:
+            raise _db_error(exc) from exc
+
+    # ------------------------------------------------------------------ JSON
+    def json_item(self, text: str, source_ref: str) -> Item:
+        try:
+            parsed: CdrRecord | CdrParseError = parse_json_cdr(text)
+        except CdrParseError as exc:
+            parsed = exc
+        return Item(text, parsed, "json", source_ref)
+
+    def ingest_json_files(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestStats:
+        stats = IngestStats()
+        batch: list[Item] = []
+        for path in paths:
+            try:
+                text = path.read_bytes().decode("utf-8", "replace")
+            except OSError as exc:
+                raise InputError(f"não foi possível ler {path}: {exc.strerror}") from exc
+            batch.append(self.json_item(text, str(path)))
+            if progress:
+                progress(path.stat().st_size)
+            if len(batch) >= 500:
+                stats.add(self.ingest_items(batch))
+                batch = []
+        if batch:
+            stats.add(self.ingest_items(batch))
+        return stats
+
+    # ------------------------------------------------------------------ CSV
+    def ingest_csv_file(
+        self, path: Path, *, template: str | None = None, force: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestStats:
+        """Ingest a mod_cdr_csv file, resuming after the last committed batch."""
+        stats = IngestStats()
+        try:
+            size = path.stat().st_size
+            digest = _file_digest(path)
+        except OSError as exc:
+            raise InputError(f"não foi possível ler {path}: {exc.strerror}") from exc
+        state = self._file_state(digest, path, size)
+        start_line = 0
+        if state is not None:
+            if state.completed_at is not None and not force:
+                log.info("arquivo já ingerido, ignorado: %s (%d linhas)", path, state.lines_done)
+                stats.duplicate = state.lines_done
+                stats.skipped_files = 1
+                if progress:
+                    progress(size)
+                return stats
+            start_line = 0 if force else state.lines_done
+            if start_line:
+                log.info("retomando %s a partir da linha %d", path, start_line + 1)
+        batch_size = self.settings.ingest_batch_size
+        parser: CsvCdrParser | None = None
+        chosen = template
+        line_no = 0
+        try:
+            fh = open(path, encoding="utf-8", errors="replace", newline="")
+        except OSError as exc:
+            raise InputError(f"não foi possível ler {path}: {exc.strerror}") from exc
+        with fh:
+            lines: list[str] = []
+            consumed = 0
+            for raw_line in fh:
+                line_no += 1
+                if line_no <= start_line:
+                    if progress:
+                        progress(len(raw_line))
+                    continue
+                consumed += len(raw_line)
+                lines.append(raw_line.rstrip("\r\n"))
+                if len(lines) >= batch_size:
+                    parser, chosen = self._csv_batch(path, lines, line_no, parser, chosen, stats, digest, size)
+                    lines = []
+                    if progress:
+                        progress(consumed)
+                    consumed = 0
+            parser, chosen = self._csv_batch(path, lines, line_no, parser, chosen, stats, digest, size, final=True)
+            if progress and consumed:
+                progress(consumed)
+        return stats
+
+    def _csv_batch(
+        self, path: Path, lines: list[str], last_line: int, parser: CsvCdrParser | None,
+        chosen: str | None, stats: IngestStats, digest: str, size: int, final: bool = False,
+    ) -> tuple[CsvCdrParser | None, str | None]:
+        items: list[Item] = []
+        ref = str(path)
+        for raw in lines:
+            if not raw.strip():
+                continue
+            if parser is None:
+                if chosen is None:
+                    chosen = detect_template(len(split_line(raw)), self.templates) or self.settings.cdr_csv_template
+                parser = self.csv_parser(chosen)
+            try:
+                parsed: CdrRecord | CdrParseError = parser.parse_row(parser.split_line(raw), raw)
+            except CdrParseError as exc:
+                parsed = exc
+            items.append(Item(raw, parsed, "csv", ref, chosen))
+        try:
+            with self.engine.begin() as conn:
+                batch_stats = self.process(conn, items) if items else IngestStats()
+                self._save_file_state(conn, digest, path, size, last_line, final)
+        except SQLAlchemyError as exc:
+            raise _db_error(exc) from exc
+        stats.add(batch_stats)
+        return parser, chosen
+
+    def _file_state(self, digest: str, path: Path, size: int) -> IngestedFile | None:
+        try:
+            with Session(self.engine) as session:
+                return session.scalar(select(IngestedFile).where(IngestedFile.fingerprint == digest))
+        except SQLAlchemyError as exc:
+            raise _db_error(exc) from exc
+
+    def _save_file_state(self, conn: Connection, digest: str, path: Path, size: int, lines: int, final: bool) -> None:
+        now = datetime.now(timezone.utc) if final else None
+        table = IngestedFile.__table__
+        updated = conn.execute(
+            update(table).where(table.c.fingerprint == digest).values(lines_done=lines, completed_at=now, path=str(path))
+        ).rowcount
+        if not updated:
+            conn.execute(
+                table.insert().values(fingerprint=digest, path=str(path)[:1024], size=size,
+                                      lines_done=lines, completed_at=now)
+            )
+
+    # ------------------------------------------------------------------ paths
+    def ingest_paths(
+        self, paths: Iterable[Path], *, template: str | None = None, force: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestStats:
+        stats = IngestStats()
+        json_files: list[Path] = []
+        csv_files: list[Path] = []
+        for p in paths:
+            kind = file_kind(p)
+            (json_files if kind == "json" else csv_files).append(p)
+        if json_files:
+            stats.add(self.ingest_json_files(json_files, progress))
+        for p in csv_files:
+            stats.add(self.ingest_csv_file(p, template=template, force=force, progress=progress))
+        return stats
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_kind(path: Path) -> str:
+    """``json`` or ``csv``, from the name, else from the first byte."""
+    name = path.name.lower()
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith(".csv"):
+        return "csv"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64).lstrip()
+    except OSError as exc:
+        raise InputError(f"não foi possível ler {path}: {exc.strerror}") from exc
+    return "json" if head.startswith(b"{") else "csv"
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Files named, and the CDR files (*.json, *.csv) inside directories named."""
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(sorted(q for q in path.rglob("*") if q.is_file() and q.suffix.lower() in (".json", ".csv")))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise InputError(f"arquivo não encontrado: {p}")
+    return out

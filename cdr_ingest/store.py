@@ -1,0 +1,191 @@
+"""Bulk writes of CDR rows and quarantine entries, per database engine.
+
+The ingester owns the transaction; these functions only run statements on the
+connection they are given. Uniqueness (a leg's UUID, a quarantined record's
+fingerprint) is enforced by the database, so a re-run or a resumed run can never
+store anything twice.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from cdr_ingest.attribution import CallRow
+
+CDR_COLUMNS = (
+    "uuid", "leg", "role", "call_uuid", "bleg_uuid", "circuit_id", "did", "direction", "rule",
+    "action", "attributed_by", "caller_raw", "destination_raw", "number_e164", "category",
+    "start_utc", "answer_utc", "end_utc", "duration", "billsec", "hangup_cause",
+    "billable_seconds", "amount", "plan_version_id", "band", "bill_month", "source",
+    "source_ref", "raw", "ingested_at", "rated_at",
+)
+
+QUARANTINE_COLUMNS = (
+    "fingerprint", "uuid", "reason", "detail", "source", "source_ref", "template", "raw",
+    "created_at", "retries",
+)
+
+
+def _ts(value: datetime | None, sqlite: bool) -> Any:
+    """UTC datetime as the database stores it (naive UTC; SQLAlchemy's text form on SQLite)."""
+    if value is None:
+        return None
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    naive = value.replace(tzinfo=None)
+    return naive.isoformat(" ", "microseconds") if sqlite else naive
+
+
+def cdr_tuple(row: CallRow, source: str, source_ref: str, now: datetime, sqlite: bool) -> tuple[Any, ...]:
+    cents = int(row.amount * 100)
+    return (
+        row.uuid, row.leg, row.role, row.call_uuid, row.bleg_uuid, row.circuit_id, row.did,
+        row.direction, row.rule, row.action, row.attributed_by, row.caller_raw[:64],
+        row.destination_raw[:64], row.number_e164, row.category, _ts(row.start_utc, sqlite),
+        _ts(row.answer_utc, sqlite), _ts(row.end_utc, sqlite), row.duration, row.billsec,
+        row.hangup_cause[:40], row.billable_seconds, cents, row.plan_version_id, row.band,
+        row.bill_month, source, source_ref[:255], row.raw, _ts(now, sqlite),
+        _ts(now, sqlite) if row.role == "call" else None,
+    )
+
+
+def insert_cdrs(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert rows, skipping UUIDs already stored; returns how many were new."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return _insert_cdrs_pg(conn, rows)
+    cols = ", ".join(CDR_COLUMNS)
+    marks = ", ".join("?" * len(CDR_COLUMNS))
+    dbapi = conn.connection.dbapi_connection
+    cur = dbapi.cursor()  # type: ignore[union-attr]
+    try:
+        before = dbapi.total_changes  # type: ignore[union-attr]
+        cur.executemany(f"INSERT OR IGNORE INTO cdrs ({cols}) VALUES ({marks})", rows)
+        return dbapi.total_changes - before  # type: ignore[union-attr]
+    finally:
+        cur.close()
+
+
+def _insert_cdrs_pg(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    cols = ", ".join(CDR_COLUMNS)
+    dbapi = conn.connection.dbapi_connection
+    with dbapi.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS cdrs_stage AS SELECT {cols} FROM cdrs WITH NO DATA"
+        )
+        cur.execute("TRUNCATE cdrs_stage")
+        with cur.copy(f"COPY cdrs_stage ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            f"INSERT INTO cdrs ({cols}) SELECT {cols} FROM cdrs_stage ON CONFLICT (uuid) DO NOTHING"
+        )
+        return cur.rowcount
+
+
+def insert_quarantine(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert quarantine entries, skipping fingerprints already there; returns new ones."""
+    if not rows:
+        return 0
+    cols = ", ".join(QUARANTINE_COLUMNS)
+    dbapi = conn.connection.dbapi_connection
+    cur = dbapi.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            marks = ", ".join(["%s"] * len(QUARANTINE_COLUMNS))
+            cur.executemany(
+                f"INSERT INTO cdr_quarantine ({cols}) VALUES ({marks}) ON CONFLICT (fingerprint) DO NOTHING",
+                rows,
+            )
+            return max(cur.rowcount, 0)
+        marks = ", ".join("?" * len(QUARANTINE_COLUMNS))
+        before = dbapi.total_changes  # type: ignore[union-attr]
+        cur.executemany(f"INSERT OR IGNORE INTO cdr_quarantine ({cols}) VALUES ({marks})", rows)
+        return dbapi.total_changes - before  # type: ignore[union-attr]
+    finally:
+        cur.close()
+
+
+def _param(conn: Connection) -> str:
+    return "%s" if conn.dialect.name == "postgresql" else "?"
+
+
+def existing_uuids(conn: Connection, uuids: Iterable[str]) -> set[str]:
+    """Which of ``uuids`` are already stored."""
+    out: set[str] = set()
+    uuids = list(uuids)
+    p = _param(conn)
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for i in range(0, len(uuids), 500):
+            chunk = uuids[i : i + 500]
+            cur.execute(f"SELECT uuid FROM cdrs WHERE uuid IN ({', '.join([p] * len(chunk))})", chunk)
+            out.update(r[0] for r in cur.fetchall())
+    finally:
+        cur.close()
+    return out
+
+
+def referenced_b_legs(conn: Connection, uuids: Iterable[str]) -> dict[str, str]:
+    """Which of ``uuids`` some stored a-leg names as its ``bleg_uuid``: b-leg -> a-leg."""
+    out: dict[str, str] = {}
+    uuids = list(uuids)
+    p = _param(conn)
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for i in range(0, len(uuids), 500):
+            chunk = uuids[i : i + 500]
+            cur.execute(
+                f"SELECT bleg_uuid, uuid FROM cdrs WHERE bleg_uuid IN ({', '.join([p] * len(chunk))})", chunk
+            )
+            out.update((r[0], r[1]) for r in cur.fetchall())
+    finally:
+        cur.close()
+    return out
+
+
+def link_b_legs(conn: Connection, pairs: Sequence[tuple[str, str]]) -> int:
+    """Turn legs stored earlier as calls (without painel_*) into linked legs of their a-leg.
+
+    ``pairs`` are (a_leg_uuid, b_leg_uuid). A leg that carries painel_* (a forwarded
+    b-leg) or that is already on an invoice is never touched.
+    """
+    if not pairs:
+        return 0
+    p = _param(conn)
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(
+            f"UPDATE cdrs SET role = 'linked', call_uuid = {p}, circuit_id = NULL, direction = NULL, "
+            f"category = NULL, billable_seconds = 0, amount = 0, plan_version_id = NULL, band = NULL, "
+            f"bill_month = NULL, leg = 'b' "
+            f"WHERE uuid = {p} AND role = 'call' AND attributed_by <> 'painel' AND invoice_id IS NULL",
+            list(pairs),
+        )
+        n = max(cur.rowcount, 0)
+        # b-legs stored earlier as linked, before their a-leg told us whose they are
+        cur.executemany(f"UPDATE cdrs SET call_uuid = {p} WHERE uuid = {p} AND role = 'linked'", list(pairs))
+        return n
+    finally:
+        cur.close()
+
+
+def resolve_quarantine(conn: Connection, uuids: Iterable[str], now: datetime) -> None:
+    """Mark quarantine entries of legs that are now stored as resolved."""
+    uuids = list(uuids)
+    if not uuids:
+        return
+    sqlite = conn.dialect.name != "postgresql"
+    p = _param(conn)
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(
+            f"UPDATE cdr_quarantine SET resolved_at = {p} WHERE uuid = {p} AND resolved_at IS NULL",
+            [(_ts(now, sqlite), u) for u in uuids],
+        )
+    finally:
+        cur.close()

@@ -1,0 +1,1 @@
+"""esl_router: the outbound Event Socket call router (issue: call router)."""

@@ -1,0 +1,101 @@
+"""Settings, built once and passed in: defaults, then a file, then PAINEL_* environment.
+
+Nothing deeper in the code reads ``os.environ``; components receive a ``Settings``.
+The file is TOML (``painel.toml``), found by ``--config``/``PAINEL_CONFIG`` or in the
+working directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from painel.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: SQLAlchemy URL; SQLite under var/ by default so the demo needs nothing else
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'painel.db'}"
+    #: where generated files live (PDFs, charts, spools)
+    var_dir: str = str(PROJECT_ROOT / "var")
+    #: time zone FreeSWITCH writes *_stamp values in (CSV templates without epochs)
+    switch_timezone: str = "UTC"
+    #: default time zone of a circuit created without one
+    default_timezone: str = "America/Sao_Paulo"
+    #: the mod_cdr_csv configuration whose templates the CSV ingester reads
+    cdr_csv_config: str = str(PROJECT_ROOT / "fs-config" / "autoload_configs" / "cdr_csv.conf.xml")
+    #: template used for CSV files when the field count does not identify one
+    cdr_csv_template: str = "painel"
+    #: listen address of the mod_json_cdr HTTP receiver
+    cdr_listen: str = "127.0.0.1:8090"
+    #: optional HTTP basic credentials mod_json_cdr sends (``user:password``)
+    cdr_http_credentials: str = ""
+    #: rows per transaction when ingesting
+    ingest_batch_size: int = 5000
+    #: web portal
+    web_listen: str = "127.0.0.1:8000"
+    secret_key: str = ""
+    #: router
+    router_listen: str = "127.0.0.1:8084"
+    log_level: str = "INFO"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind in ("int", int):
+            return int(value)
+        if kind in ("bool", bool):
+            if isinstance(value, bool):
+                return value
+            return str(value).strip().lower() in {"1", "true", "yes", "on", "sim"}
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"configuração inválida para {name}: {value!r}") from exc
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from defaults, then the TOML file, then ``PAINEL_*`` variables."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or env.get("PAINEL_CONFIG")
+    if path is None and Path("painel.toml").is_file():
+        path = "painel.toml"
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"não foi possível ler o arquivo de configuração {path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"arquivo de configuração inválido {path}: {exc}") from exc
+        section = data.get("painel", data)
+        for key, value in section.items():
+            if key not in _FIELDS:
+                raise ConfigError(f"chave desconhecida no arquivo de configuração: {key}")
+            values[key] = _coerce(key, value)
+    for key in _FIELDS:
+        env_key = f"PAINEL_{key.upper()}"
+        if env_key in env:
+            values[key] = _coerce(key, env[env_key])
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value)
+    return Settings(**values)

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Printed at the end of `make demo`.
+cd "$(dirname "$0")/.."
+cat <<TXT
+
+Painel está pronto (SQLite em var/painel.db).
+  CDRs de demonstração:   var/demo/freeswitch/ (json_cdr/ e cdr-csv/)
+  Quarentena:             .venv/bin/painel cdr quarantine list
+  Explicar uma tarifa:    .venv/bin/painel cdr explain --circuit 8011441 --to 0218632221234 --seconds 37
+  Planos:                 .venv/bin/painel rates export
+TXT

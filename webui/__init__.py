@@ -1,0 +1,1 @@
+"""webui: the subscriber portal and the operator's admin pages (Flask)."""

@@ -180,7 +180,7 @@ def attribute(rec: CdrRecord, catalog: Catalog, known_b_legs: Mapping[str, str] 
             )
         attributed_by = how
         leg = rec.leg or "a"
-    return _priced_row(rec, circuit, direction, leg, attributed_by, catalog)
+    return _priced_row(rec, circuit, direction, leg, attributed_by, catalog, known.get(rec.uuid))
 
 
 @dataclass(slots=True)
@@ -233,7 +233,8 @@ def price_call(circuit: CircuitInfo, direction: str, other: str, billsec: int, s
 
 
 def _priced_row(
-    rec: CdrRecord, circuit: CircuitInfo, direction: str, leg: str, attributed_by: str, catalog: Catalog
+    rec: CdrRecord, circuit: CircuitInfo, direction: str, leg: str, attributed_by: str, catalog: Catalog,
+    a_leg_uuid: str | None = None,
 ) -> CallRow | Quarantine:
     painel = rec.painel
     other = rec.caller_id_number if direction in ("inbound", "collect") else rec.destination_number
@@ -245,7 +246,7 @@ def _priced_row(
         uuid=rec.uuid,
         leg=leg,
         role="call",
-        call_uuid=rec.uuid if leg != "b" or not rec.originating_leg_uuid else rec.originating_leg_uuid,
+        call_uuid=a_leg_uuid or (rec.originating_leg_uuid if leg == "b" else None) or rec.uuid,
         bleg_uuid=rec.bleg_uuid,
         circuit_id=circuit.id,
         did=painel.get("painel_did") or (rec.destination_number if attributed_by == "did" else None),

@@ -167,8 +167,8 @@ def link_b_legs(conn: Connection, pairs: Sequence[tuple[str, str]]) -> int:
             list(pairs),
         )
         n = max(cur.rowcount, 0)
-        # b-legs stored earlier as linked, before their a-leg told us whose they are
-        cur.executemany(f"UPDATE cdrs SET call_uuid = {p} WHERE uuid = {p} AND role = 'linked'", list(pairs))
+        # legs stored before their a-leg told us whose they are (linked b-legs, forwarded legs)
+        cur.executemany(f"UPDATE cdrs SET call_uuid = {p} WHERE uuid = {p} AND call_uuid = uuid", list(pairs))
         return n
     finally:
         cur.close()

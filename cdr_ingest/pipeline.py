@@ -24,6 +24,7 @@ from cdr_ingest import store
 from cdr_ingest.attribution import CallRow, Quarantine, attribute
 from cdr_ingest.parse_csv import CsvCdrParser, split_line
 from cdr_ingest.parse_json import parse_json_cdr
+from cdr_ingest.parse_xml import parse_xml_cdr
 from cdr_ingest.records import CdrRecord
 from cdr_ingest.templates import detect_template, load_csv_templates
 from painel.catalog import Catalog, load_catalog
@@ -42,7 +43,7 @@ class Item:
 
     raw: str
     parsed: CdrRecord | CdrParseError
-    source: str  # json | csv
+    source: str  # json | xml | csv
     source_ref: str
     template: str | None = None
 
@@ -210,11 +211,16 @@ class Ingester:
 
     # ------------------------------------------------------------------ JSON
     def json_item(self, text: str, source_ref: str) -> Item:
+        """A mod_json_cdr document, or a mod_xml_cdr one (text starting with ``<``)."""
+        source = "xml" if text.lstrip("\ufeff \t\r\n")[:1] == "<" else "json"
         try:
-            parsed: CdrRecord | CdrParseError = parse_json_cdr(text)
+            if source == "xml":
+                parsed: CdrRecord | CdrParseError = parse_xml_cdr(text)
+            else:
+                parsed = parse_json_cdr(text)
         except CdrParseError as exc:
             parsed = exc
-        return Item(text, parsed, "json", source_ref)
+        return Item(text, parsed, source, source_ref)
 
     def ingest_json_files(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestStats:
         stats = IngestStats()
@@ -345,7 +351,7 @@ class Ingester:
         csv_files: list[Path] = []
         for p in paths:
             kind = file_kind(p)
-            (json_files if kind == "json" else csv_files).append(p)
+            (json_files if kind in ("json", "xml") else csv_files).append(p)
         if json_files:
             stats.add(self.ingest_json_files(json_files, progress))
         for p in csv_files:
@@ -362,10 +368,12 @@ def _file_digest(path: Path) -> str:
 
 
 def file_kind(path: Path) -> str:
-    """``json`` or ``csv``, from the name, else from the first byte."""
+    """``json``, ``xml`` or ``csv``, from the name, else from the first byte."""
     name = path.name.lower()
     if name.endswith(".json"):
         return "json"
+    if name.endswith(".xml"):
+        return "xml"
     if name.endswith(".csv"):
         return "csv"
     try:
@@ -373,6 +381,8 @@ def file_kind(path: Path) -> str:
             head = fh.read(64).lstrip()
     except OSError as exc:
         raise InputError(f"não foi possível ler {path}: {exc.strerror}") from exc
+    if head.startswith(b"<"):
+        return "xml"
     return "json" if head.startswith(b"{") else "csv"
 
 
@@ -382,7 +392,7 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            out.extend(sorted(q for q in path.rglob("*") if q.is_file() and q.suffix.lower() in (".json", ".csv")))
+            out.extend(sorted(q for q in path.rglob("*") if q.is_file() and q.suffix.lower() in (".json", ".csv", ".xml")))
         elif path.exists():
             out.append(path)
         else:

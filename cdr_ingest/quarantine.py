@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from cdr_ingest.parse_json import parse_json_cdr
+from cdr_ingest.parse_xml import parse_xml_cdr
 from cdr_ingest.pipeline import Ingester, Item
 from cdr_ingest.records import CdrRecord
 from painel.errors import CdrParseError, ConfigError
@@ -81,6 +82,8 @@ def _reparse(ingester: Ingester, q: QuarantinedCdr) -> Item:
                 raise CdrParseError("linha CSV sem modelo conhecido")
             parser = ingester.csv_parser(q.template)
             parsed = parser.parse_row(parser.split_line(q.raw), q.raw)
+        elif q.source == "xml":
+            parsed = parse_xml_cdr(q.raw)
         else:
             parsed = parse_json_cdr(q.raw)
     except CdrParseError as exc:

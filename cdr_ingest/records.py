@@ -27,7 +27,7 @@ class CdrRecord:
     uuid: str
     #: "a", "b", or "" when the format cannot tell
     leg: str
-    #: "json" or "csv"
+    #: "json", "xml" or "csv"
     source_format: str
     raw: str
     caller_id_number: str

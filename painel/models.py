@@ -287,7 +287,7 @@ class Cdr(Base):
     #: month (YYYY-MM) of the call's start in the circuit's time zone
     bill_month: Mapped[str | None] = mapped_column(String(7))
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
-    source: Mapped[str] = mapped_column(String(8))  # json | csv
+    source: Mapped[str] = mapped_column(String(8))  # json | xml | csv
     source_ref: Mapped[str] = mapped_column(String(255), default="")
     raw: Mapped[str] = mapped_column(Text)
     ingested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -154,7 +154,7 @@ def quarantine() -> None:
 @quarantine.command("list")
 @click.option("--reason", default=None, help="Filtra pelo motivo (malformed, unknown_circuit, ambiguous, bad_number, no_plan).")
 @click.option("--all", "show_all", is_flag=True, help="Inclui os já resolvidos.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, help="Máximo de registros listados.")
 @click.option("--json", "as_json", is_flag=True, help="Saída em JSON (uma linha por registro).")
 @pass_app
 def quarantine_list(app: AppContext, reason: str | None, show_all: bool, limit: int, as_json: bool) -> None:

@@ -6,7 +6,11 @@ the last commit left it, and the database's unique keys make a repeated input a 
 """
 from __future__ import annotations
 
+import collections
 import hashlib
+import itertools
+import multiprocessing
+import sys
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -85,6 +89,61 @@ def _db_error(exc: Exception) -> DatabaseError:
     return DatabaseError(f"falha no banco de dados: {orig}")
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A batch attributed and rated, ready to be written (built without the database)."""
+
+    rows: list[tuple[Any, ...]]
+    quarantine: list[tuple[Any, ...]]
+    reasons: dict[str, int]
+    #: indexes into ``rows`` of calls attributed without painel_* (maybe b-legs of stored a-legs)
+    fallback: list[int]
+    #: (a-leg, b-leg) for b-legs outside this batch that stored rows may have to link
+    pairs: list[tuple[str, str]]
+    linked: int
+    outcomes: list[Any]
+
+
+def prepare(items: Sequence[Item], catalog: Catalog, sqlite: bool, *, want_outcomes: bool = False) -> Prepared:
+    """Attribute and rate a batch: pure CPU work, so it can run in a worker process."""
+    now_db = store._ts(datetime.now(timezone.utc), sqlite)
+    records = [it.parsed for it in items if isinstance(it.parsed, CdrRecord)]
+    # legs an a-leg of this batch names as its b-leg
+    known_b: dict[str, str] = {r.bleg_uuid: r.uuid for r in records if r.bleg_uuid}
+    batch_uuids = {r.uuid for r in records}
+    rows: list[tuple[Any, ...]] = []
+    quarantine: list[tuple[Any, ...]] = []
+    reasons: dict[str, int] = {}
+    fallback: list[int] = []
+    pairs: list[tuple[str, str]] = []
+    outcomes: list[Any] = []
+    linked = 0
+    for it in items:
+        parsed = it.parsed
+        if isinstance(parsed, CdrParseError):
+            outcome: CallRow | Quarantine = Quarantine("malformed", parsed.message)
+            uuid = None
+        else:
+            outcome = attribute(parsed, catalog, known_b)
+            uuid = parsed.uuid
+        if want_outcomes:
+            outcomes.append(outcome if isinstance(outcome, Quarantine) else None)
+        if isinstance(outcome, Quarantine):
+            quarantine.append((fingerprint(it.raw), uuid, outcome.reason, outcome.detail, it.source,
+                               it.source_ref[:255], it.template, it.raw, now_db, 0))
+            reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
+            continue
+        if outcome.role == "linked":
+            linked += 1
+        else:
+            if outcome.attributed_by != "painel" and outcome.leg != "b":
+                fallback.append(len(rows))
+            if outcome.bleg_uuid and outcome.bleg_uuid not in batch_uuids:
+                pairs.append((outcome.uuid, outcome.bleg_uuid))
+        rows.append(store.cdr_tuple(outcome, it.source, it.source_ref, now_db, sqlite))
+    return Prepared(rows, quarantine, reasons, fallback, pairs, linked, outcomes)
+
+
 class Ingester:
     """Parses, attributes, rates and stores CDRs; one instance per process."""
 
@@ -145,52 +204,33 @@ class Ingester:
 
         ``outcomes``, when given, receives per item ``None`` (stored) or its ``Quarantine``.
         """
-        stats = IngestStats()
-        now = datetime.now(timezone.utc)
-        catalog = self.catalog
-        records = [it.parsed for it in items if isinstance(it.parsed, CdrRecord)]
-        # legs some a-leg names as its b-leg: in this batch, or already stored
-        known_b: dict[str, str] = {r.bleg_uuid: r.uuid for r in records if r.bleg_uuid}
-        candidates = [r.uuid for r in records if not r.painel and r.leg != "b" and r.uuid not in known_b]
-        if candidates:
-            known_b.update(store.referenced_b_legs(conn, candidates))
-        rows: list[tuple[Any, ...]] = []
-        row_items: list[CallRow] = []
-        quarantine: list[tuple[Any, ...]] = []
-        batch_uuids: set[str] = set()
-        for it in items:
-            parsed = it.parsed
-            if isinstance(parsed, CdrParseError):
-                outcome: CallRow | Quarantine = Quarantine("malformed", parsed.message)
-                uuid = None
-            else:
-                outcome = attribute(parsed, catalog, known_b)
-                uuid = parsed.uuid
-            if outcomes is not None:
-                outcomes.append(outcome if isinstance(outcome, Quarantine) else None)
-            if isinstance(outcome, Quarantine):
-                quarantine.append(
-                    (fingerprint(it.raw), uuid, outcome.reason, outcome.detail, it.source,
-                     it.source_ref[:255], it.template, it.raw, store._ts(now, self.sqlite), 0)
-                )
-                stats.reasons[outcome.reason] = stats.reasons.get(outcome.reason, 0) + 1
-                continue
-            rows.append(store.cdr_tuple(outcome, it.source, it.source_ref, now, self.sqlite))
-            row_items.append(outcome)
-            batch_uuids.add(outcome.uuid)
+        prep = prepare(items, self.catalog, self.sqlite, want_outcomes=outcomes is not None)
+        stats = self.store_prepared(conn, prep)
+        if outcomes is not None:
+            outcomes.extend(prep.outcomes)
+        return stats
+
+    def store_prepared(self, conn: Connection, prep: Prepared) -> IngestStats:
+        """Write a prepared batch: rows, links, quarantine entries (the caller commits)."""
+        stats = IngestStats(linked=prep.linked, reasons=dict(prep.reasons))
+        rows = prep.rows
+        if prep.fallback:
+            # a leg attributed without painel_* may be the b-leg of an a-leg stored earlier
+            refs = store.referenced_b_legs(conn, [rows[i][0] for i in prep.fallback])
+            for i in prep.fallback:
+                a_leg = refs.get(rows[i][0])
+                if a_leg is not None:
+                    rows[i] = store.as_linked(rows[i], a_leg)
+                    stats.linked += 1
         inserted = store.insert_cdrs(conn, rows)
         stats.rated = inserted
         stats.duplicate = len(rows) - inserted
-        stats.linked = sum(1 for r in row_items if r.role == "linked")
         # a-legs naming a b-leg stored earlier as a call of its own: link it now
-        pairs = [(r.uuid, r.bleg_uuid) for r in row_items
-                 if r.role == "call" and r.bleg_uuid and r.bleg_uuid not in batch_uuids]
-        # (the a-leg uuid is the new call_uuid; see store.link_b_legs)
-        store.link_b_legs(conn, pairs)
-        store.insert_quarantine(conn, quarantine)
-        stats.quarantined = len(quarantine)
+        store.link_b_legs(conn, prep.pairs)
+        store.insert_quarantine(conn, prep.quarantine)
+        stats.quarantined = len(prep.quarantine)
         if inserted and self._has_unresolved_quarantine(conn):
-            store.resolve_quarantine(conn, [r.uuid for r in row_items], now)
+            store.resolve_quarantine(conn, [r[0] for r in rows], datetime.now(timezone.utc))
         return stats
 
     def _has_unresolved_quarantine(self, conn: Connection) -> bool:
@@ -266,61 +306,57 @@ class Ingester:
             if start_line:
                 log.info("retomando %s a partir da linha %d", path, start_line + 1)
         batch_size = self.settings.ingest_batch_size
-        parser: CsvCdrParser | None = None
-        chosen = template
-        line_no = 0
         try:
             fh = open(path, encoding="utf-8", errors="replace", newline="")
         except OSError as exc:
             raise InputError(f"não foi possível ler {path}: {exc.strerror}") from exc
         with fh:
-            lines: list[str] = []
-            consumed = 0
-            for raw_line in fh:
-                line_no += 1
-                if line_no <= start_line:
-                    if progress:
-                        progress(len(raw_line))
-                    continue
-                consumed += len(raw_line)
-                lines.append(raw_line.rstrip("\r\n"))
-                if len(lines) >= batch_size:
-                    parser, chosen = self._csv_batch(path, lines, line_no, parser, chosen, stats, digest, size)
-                    lines = []
-                    if progress:
-                        progress(consumed)
-                    consumed = 0
-            parser, chosen = self._csv_batch(path, lines, line_no, parser, chosen, stats, digest, size, final=True)
-            if progress and consumed:
-                progress(consumed)
+            batches = _line_batches(fh, start_line, batch_size, progress)
+            first = next(batches)
+            chosen = template or detect_template(
+                len(split_line(next((ln for ln in first[0] if ln.strip()), ""))), self.templates
+            ) or self.settings.cdr_csv_template
+            parser = self.csv_parser(chosen)
+            workers = self.settings.ingest_workers
+            if workers > 1 and size > PARALLEL_MIN_BYTES:
+                self._csv_parallel(first, batches, path, chosen, digest, size, stats, workers)
+            else:
+                for lines, last_line, final in itertools.chain([first], batches):
+                    items = _csv_items(parser, lines, str(path), chosen)
+                    self._commit_batch(prepare(items, self.catalog, self.sqlite), digest, path, size,
+                                       last_line, final, stats)
         return stats
 
-    def _csv_batch(
-        self, path: Path, lines: list[str], last_line: int, parser: CsvCdrParser | None,
-        chosen: str | None, stats: IngestStats, digest: str, size: int, final: bool = False,
-    ) -> tuple[CsvCdrParser | None, str | None]:
-        items: list[Item] = []
-        ref = str(path)
-        for raw in lines:
-            if not raw.strip():
-                continue
-            if parser is None:
-                if chosen is None:
-                    chosen = detect_template(len(split_line(raw)), self.templates) or self.settings.cdr_csv_template
-                parser = self.csv_parser(chosen)
-            try:
-                parsed: CdrRecord | CdrParseError = parser.parse_row(parser.split_line(raw), raw)
-            except CdrParseError as exc:
-                parsed = exc
-            items.append(Item(raw, parsed, "csv", ref, chosen))
+    def _csv_parallel(self, first: tuple[list[str], int, bool], batches: Iterator[tuple[list[str], int, bool]],
+                      path: Path, chosen: str, digest: str, size: int, stats: IngestStats, workers: int) -> None:
+        """Parse and rate in worker processes while this one writes, in file order.
+
+        Only the database writes stay here; at most ``2 * workers`` batches are in flight,
+        so memory stays bounded whatever the file size.
+        """
+        ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        init = (self.templates[chosen], chosen, self.settings.switch_timezone, self.catalog, self.sqlite)
+        pending: collections.deque = collections.deque()
+        with ctx.Pool(workers, initializer=_worker_init, initargs=init) as pool:
+            for lines, last_line, final in itertools.chain([first], batches):
+                pending.append((pool.apply_async(_worker_prepare, (lines, str(path))), last_line, final))
+                if len(pending) >= 2 * workers:
+                    result, last, fin = pending.popleft()
+                    self._commit_batch(result.get(), digest, path, size, last, fin, stats)
+            while pending:
+                result, last, fin = pending.popleft()
+                self._commit_batch(result.get(), digest, path, size, last, fin, stats)
+
+    def _commit_batch(self, prep: Prepared, digest: str, path: Path, size: int, last_line: int,
+                      final: bool, stats: IngestStats) -> None:
+        """One transaction: the batch's rows and quarantine entries, and the file's progress."""
         try:
             with self.engine.begin() as conn:
-                batch_stats = self.process(conn, items) if items else IngestStats()
+                batch_stats = self.store_prepared(conn, prep)
                 self._save_file_state(conn, digest, path, size, last_line, final)
         except SQLAlchemyError as exc:
             raise _db_error(exc) from exc
         stats.add(batch_stats)
-        return parser, chosen
 
     def _file_state(self, digest: str, path: Path, size: int) -> IngestedFile | None:
         try:
@@ -357,6 +393,62 @@ class Ingester:
         for p in csv_files:
             stats.add(self.ingest_csv_file(p, template=template, force=force, progress=progress))
         return stats
+
+
+#: files smaller than this are ingested in-process (a pool costs more than it saves)
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+_worker: dict[str, Any] = {}
+
+
+def _worker_init(fields: list[str], name: str, switch_tz: str, catalog: Catalog, sqlite: bool) -> None:
+    _worker["parser"] = CsvCdrParser(fields, switch_tz=switch_tz, template_name=name)
+    _worker["template"] = name
+    _worker["catalog"] = catalog
+    _worker["sqlite"] = sqlite
+
+
+def _worker_prepare(lines: list[str], source_ref: str) -> Prepared:
+    items = _csv_items(_worker["parser"], lines, source_ref, _worker["template"])
+    return prepare(items, _worker["catalog"], _worker["sqlite"])
+
+
+def _csv_items(parser: CsvCdrParser, lines: list[str], source_ref: str, template: str) -> list[Item]:
+    items: list[Item] = []
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            parsed: CdrRecord | CdrParseError = parser.parse_row(parser.split_line(raw), raw)
+        except CdrParseError as exc:
+            parsed = exc
+        items.append(Item(raw, parsed, "csv", source_ref, template))
+    return items
+
+
+def _line_batches(fh: Any, start_line: int, batch_size: int,
+                  progress: Progress | None) -> Iterator[tuple[list[str], int, bool]]:
+    """(lines, number of the last line, is it the end) per batch, after ``start_line``."""
+    line_no = 0
+    lines: list[str] = []
+    consumed = 0
+    for raw_line in fh:
+        line_no += 1
+        if line_no <= start_line:
+            if progress:
+                progress(len(raw_line))
+            continue
+        consumed += len(raw_line)
+        lines.append(raw_line.rstrip("\r\n"))
+        if len(lines) >= batch_size:
+            if progress:
+                progress(consumed)
+            consumed = 0
+            yield lines, line_no, False
+            lines = []
+    if progress and consumed:
+        progress(consumed)
+    yield lines, line_no, True  # the last batch (maybe empty) marks the file complete
 
 
 def _file_digest(path: Path) -> str:

@@ -30,26 +30,70 @@ QUARANTINE_COLUMNS = (
 
 
 def _ts(value: datetime | None, sqlite: bool) -> Any:
-    """UTC datetime as the database stores it (naive UTC; SQLAlchemy's text form on SQLite)."""
+    """A UTC datetime as a bound parameter (see ``painel.types.UtcDateTime``)."""
     if value is None:
         return None
     if value.tzinfo is not timezone.utc:
         value = value.astimezone(timezone.utc)
-    naive = value.replace(tzinfo=None)
-    return naive.isoformat(" ", "microseconds") if sqlite else naive
+    if sqlite:
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value.replace(tzinfo=None)
 
 
-def cdr_tuple(row: CallRow, source: str, source_ref: str, now: datetime, sqlite: bool) -> tuple[Any, ...]:
-    cents = int(row.amount * 100)
+_HMS = [f"{h:02d}:{m:02d}:{sec:02d}" for h in range(24) for m in range(60) for sec in range(60)]
+_DAYS: dict[int, str] = {}
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """UTC datetime -> 'YYYY-MM-DD HH:MM:SS' (the SQLite form), from lookup tables: this runs
+    three times per CDR, and strftime would be most of the row's formatting cost."""
+    if value is None:
+        return None
+    days, sec = divmod(int(value.timestamp()), 86_400)
+    prefix = _DAYS.get(days)
+    if prefix is None:
+        if len(_DAYS) > 100_000:
+            _DAYS.clear()
+        prefix = _DAYS[days] = datetime.fromtimestamp(days * 86_400, timezone.utc).strftime("%Y-%m-%d ")
+    return prefix + _HMS[sec]
+
+
+def cdr_tuple(row: CallRow, source: str, source_ref: str, now: Any, sqlite: bool) -> tuple[Any, ...]:
+    """One ``cdrs`` row in CDR_COLUMNS order; ``now`` is already in database form (``_ts``)."""
+    if sqlite:
+        start, answer, end = _sqlite_text(row.start_utc), _sqlite_text(row.answer_utc), _sqlite_text(row.end_utc)
+    else:
+        start, answer, end = _ts(row.start_utc, False), _ts(row.answer_utc, False), _ts(row.end_utc, False)
     return (
         row.uuid, row.leg, row.role, row.call_uuid, row.bleg_uuid, row.circuit_id, row.did,
         row.direction, row.rule, row.action, row.attributed_by, row.caller_raw[:64],
-        row.destination_raw[:64], row.number_e164, row.category, _ts(row.start_utc, sqlite),
-        _ts(row.answer_utc, sqlite), _ts(row.end_utc, sqlite), row.duration, row.billsec,
-        row.hangup_cause[:40], row.billable_seconds, cents, row.plan_version_id, row.band,
-        row.bill_month, source, source_ref[:255], row.raw, _ts(now, sqlite),
-        _ts(now, sqlite) if row.role == "call" else None,
+        row.destination_raw[:64], row.number_e164, row.category, start, answer, end,
+        row.duration, row.billsec, row.hangup_cause[:40], row.billable_seconds, int(row.amount * 100),
+        row.plan_version_id, row.band, row.bill_month, source, source_ref[:255], row.raw, now,
+        now if row.role == "call" else None,
     )
+
+
+_LINKED_VALUES = {
+    "role": "linked", "circuit_id": None, "did": None, "direction": None, "rule": None, "action": None,
+    "attributed_by": None, "number_e164": None, "category": None, "billable_seconds": 0, "amount": 0,
+    "plan_version_id": None, "band": None, "bill_month": None, "rated_at": None, "leg": "b",
+}
+_LINKED_POSITIONS = [(CDR_COLUMNS.index(c), v) for c, v in _LINKED_VALUES.items()]
+_CALL_UUID = CDR_COLUMNS.index("call_uuid")
+
+
+def as_linked(row: tuple[Any, ...], a_leg_uuid: str) -> tuple[Any, ...]:
+    """The same leg as a b-leg linked to ``a_leg_uuid``: stored, never billed."""
+    values = list(row)
+    for i, v in _LINKED_POSITIONS:
+        values[i] = v
+    values[_CALL_UUID] = a_leg_uuid
+    return tuple(values)
+
+
+_SQLITE_INSERT = "INSERT OR IGNORE INTO cdrs ({}) VALUES ({})".format(
+    ", ".join(CDR_COLUMNS), ", ".join("?" * len(CDR_COLUMNS)))
 
 
 def insert_cdrs(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -58,13 +102,11 @@ def insert_cdrs(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
         return 0
     if conn.dialect.name == "postgresql":
         return _insert_cdrs_pg(conn, rows)
-    cols = ", ".join(CDR_COLUMNS)
-    marks = ", ".join("?" * len(CDR_COLUMNS))
     dbapi = conn.connection.dbapi_connection
     cur = dbapi.cursor()  # type: ignore[union-attr]
     try:
         before = dbapi.total_changes  # type: ignore[union-attr]
-        cur.executemany(f"INSERT OR IGNORE INTO cdrs ({cols}) VALUES ({marks})", rows)
+        cur.executemany(_SQLITE_INSERT, rows)
         return dbapi.total_changes - before  # type: ignore[union-attr]
     finally:
         cur.close()
@@ -140,7 +182,7 @@ def referenced_b_legs(conn: Connection, uuids: Iterable[str]) -> dict[str, str]:
         for i in range(0, len(uuids), 500):
             chunk = uuids[i : i + 500]
             cur.execute(
-                f"SELECT bleg_uuid, uuid FROM cdrs WHERE bleg_uuid IN ({', '.join([p] * len(chunk))})", chunk
+                f"SELECT bleg_uuid, uuid FROM cdrs WHERE bleg_uuid IS NOT NULL AND bleg_uuid IN ({', '.join([p] * len(chunk))})", chunk
             )
             out.update((r[0], r[1]) for r in cur.fetchall())
     finally:

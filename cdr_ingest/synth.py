@@ -30,9 +30,9 @@ import json
 import math
 import random
 import uuid as _uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
@@ -435,7 +435,7 @@ class _Rand:
     def port(self) -> int:
         return 16384 + 2 * self._r.randrange(0, 1024)
 
-    def int(self, lo: int, hi: int) -> int:
+    def between(self, lo: int, hi: int) -> int:
         return self._r.randint(lo, hi)
 
     def hex(self, digits: int) -> str:
@@ -667,7 +667,7 @@ def _rtp_variables(stats: dict[str, dict[str, int | float]], out: list[tuple[str
             add((f"rtp_audio_out_{key}", str(value)))
 
 
-def _codec_block(out: list[tuple[str, str]], *, recv_pt: bool, offer: bool) -> None:
+def _codec_block(out: list[tuple[str, str]], *, offer: bool) -> None:
     add = out.append
     if offer:  # the leg that received the offer (PCMU and PCMA offered)
         add(("ep_codec_string", "CORE_PCM_MODULE.PCMU@8000h@20i@64000b,CORE_PCM_MODULE.PCMA@8000h@20i@64000b"))
@@ -680,10 +680,9 @@ def _codec_block(out: list[tuple[str, str]], *, recv_pt: bool, offer: bool) -> N
     add(("remote_audio_media_flow", "sendrecv"))
 
 
-def _codec_tail(out: list[tuple[str, str]], *, recv_pt: bool) -> None:
+def _codec_tail(out: list[tuple[str, str]]) -> None:
     add = out.append
-    if recv_pt:
-        add(("rtp_audio_recv_pt", "0"))
+    add(("rtp_audio_recv_pt", "0"))
     add(("rtp_use_codec_name", "PCMU"))
     add(("rtp_use_codec_rate", "8000"))
     add(("rtp_use_codec_ptime", "20"))
@@ -705,7 +704,7 @@ def _local_media(out: list[tuple[str, str]], r: _Rand, local_port: int, remote_p
     add(("advertised_media_ip", SIP_HOST))
     add(("rtp_use_timer_name", "soft"))
     add(("rtp_use_pt", "0"))
-    add(("rtp_use_ssrc", str(r.int(1, 4_294_967_295))))
+    add(("rtp_use_ssrc", str(r.between(1, 4_294_967_295))))
     add(("rtp_2833_send_payload", "101"))
     add(("rtp_2833_recv_payload", "101"))
     add(("remote_media_ip", SIP_HOST))
@@ -775,7 +774,7 @@ def _a_leg_variables(s: _Shape, switchname: str, zone: ZoneInfo | None) -> list[
     # the INVITE came from the carrier, or from the circuit's phone
     call_id = _call_id(r, "carrier" if s.did_a else f"phone:{caller}")
     branch = "z9hG4bK" + r.token()
-    cseq = str(123_361_000 + r.int(0, 200))
+    cseq = str(123_361_000 + r.between(0, 200))
     unanswered_header = not answered  # rejected and failed legs keep the INVITE-time order
     invite_u = start_u - 20_000 if s.outbound_a else start_u
     full_from = f'"{caller}" <sip:{caller}@{SIP_HOST}>;tag={from_tag}'
@@ -816,7 +815,7 @@ def _a_leg_variables(s: _Shape, switchname: str, zone: ZoneInfo | None) -> list[
         add(("Event-Calling-File", "sofia.c"))
         add(("Event-Calling-Function", "sofia_handle_sip_i_invite"))
         add(("Event-Calling-Line-Number", "10723"))
-        add(("Event-Sequence", str(r.int(500, 99_999))))
+        add(("Event-Sequence", str(r.between(500, 99_999))))
         add(("sip_number_alias", user))
         add(("sip_auth_username", user))
         add(("sip_auth_realm", SIP_HOST))
@@ -860,13 +859,13 @@ def _a_leg_variables(s: _Shape, switchname: str, zone: ZoneInfo | None) -> list[
     add(("max_forwards", "70"))
     for name, value in leg.sip_headers.items():
         add((f"sip_h_{name}", value))
-    add(("switch_r_sdp", _sdp_offer(o_base + r.int(0, 999), remote_port)))
-    _codec_block(out, recv_pt=True, offer=True)
+    add(("switch_r_sdp", _sdp_offer(o_base + r.between(0, 999), remote_port)))
+    _codec_block(out, offer=True)
     if unanswered_header:
         add(("audio_media_flow", "sendrecv"))
         add(("remote_media_ip", SIP_HOST))
         add(("remote_media_port", str(remote_port)))
-    _codec_tail(out, recv_pt=True)
+    _codec_tail(out)
 
     did_dp_match = f"ARRAY::{dest}|:{dest}"
     if s.outbound_a:
@@ -950,11 +949,11 @@ def _a_leg_variables(s: _Shape, switchname: str, zone: ZoneInfo | None) -> list[
         return out
 
     add(("originated_legs", f"{b_uuid};Outbound Call;{b_dest}"))
-    add(("switch_m_sdp", _sdp_answer(o_base + 700 + r.int(0, 999), r.port())))
+    add(("switch_m_sdp", _sdp_answer(o_base + 700 + r.between(0, 999), r.port())))
     add(("video_media_flow", "inactive"))
     add(("text_media_flow", "inactive"))
     add(("audio_media_flow", "sendrecv"))
-    add(("rtp_local_sdp_str", _sdp_answer(o_base - 200 + r.int(0, 999), local_port, SIP_HOST, True)))
+    add(("rtp_local_sdp_str", _sdp_answer(o_base - 200 + r.between(0, 999), local_port, SIP_HOST, True)))
     _local_media(out, r, local_port, remote_port)
     add(("endpoint_disposition", "ANSWER"))
     add(("originate_disposition", "SUCCESS"))
@@ -1026,11 +1025,11 @@ def _b_leg_variables(s: _Shape, switchname: str, zone: ZoneInfo | None) -> list[
     to_tag = r.token()
     branch = "z9hG4bK" + r.token()
     call_id = _call_id(r, switchname)  # this switch sent the INVITE
-    cseq = str(123_361_000 + r.int(0, 200))
+    cseq = str(123_361_000 + r.between(0, 200))
     uri = f"{dest}@{SIP_HOST}:{PEER_PORT}"
     failed = not answered
     busy = failed and leg.hangup_cause != "NO_ANSWER"
-    a_offer = _sdp_offer(o_base + r.int(0, 999), r.port())
+    a_offer = _sdp_offer(o_base + r.between(0, 999), r.port())
 
     add(("direction", "outbound"))
     add(("is_outbound", "true"))
@@ -1073,7 +1072,7 @@ def _b_leg_variables(s: _Shape, switchname: str, zone: ZoneInfo | None) -> list[
         add(("advertised_media_ip", SIP_HOST))
     add(("audio_media_flow", "sendrecv"))
     add(("video_media_flow", "inactive"))
-    add(("rtp_local_sdp_str", _sdp_answer(o_base + 150 + r.int(0, 999), local_port, SIP_HOST, True)))
+    add(("rtp_local_sdp_str", _sdp_answer(o_base + 150 + r.between(0, 999), local_port, SIP_HOST, True)))
     contact = (f"<sip:gw+{GATEWAY}@{SIP_HOST}:{EXTERNAL_PORT};transport=udp;gw={GATEWAY}>" if gateway
                else f"<sip:mod_sofia@{SIP_HOST}:{INTERNAL_PORT}>")
     add(("sip_outgoing_contact_uri", contact))
@@ -1142,9 +1141,9 @@ def _b_leg_variables(s: _Shape, switchname: str, zone: ZoneInfo | None) -> list[
             add(("sip_invite_failure_phrase", phrase))
         return out
 
-    add(("switch_r_sdp", _sdp_answer(o_base + 600 + r.int(0, 999), remote_port)))
-    _codec_block(out, recv_pt=True, offer=False)
-    _codec_tail(out, recv_pt=True)
+    add(("switch_r_sdp", _sdp_answer(o_base + 600 + r.between(0, 999), remote_port)))
+    _codec_block(out, offer=False)
+    _codec_tail(out)
     _local_media(out, r, local_port, remote_port)
     add(("endpoint_disposition", "ANSWER"))
     if s.recv_bye:
@@ -1417,13 +1416,20 @@ def json_cdr(leg: SynthLeg, *, encode_values: bool = True, switchname: str = "fs
 def _csv_values(leg: SynthLeg, switch_tz: str) -> dict[str, str]:
     s = _Shape(leg)
     values: dict[str, str] = dict(_variables(s, "fs1", _zone(switch_tz)))
-    # caller-profile fields expand too (they are not channel variables)
+    # switch_channel_get_variable falls back to the caller profile's fields, and to the
+    # originatee's / originator's for a bleg_ / aleg_ prefix (so ${bleg_uuid} is set only
+    # on an a-leg whose bridge succeeded)
     prof = _callflow(s)[0]["caller_profile"]
     assert isinstance(prof, dict)
     for key, value in prof.items():
         if isinstance(value, str):
             values.setdefault(key, value)
-    values.setdefault("caller_id_name", leg.caller)
+    for block, prefix in (("originatee", "bleg_"), ("originator", "aleg_")):
+        sub = prof.get(block)
+        if isinstance(sub, dict):
+            for other in sub.get(f"{block}_caller_profiles", [])[:1]:
+                for key, value in other.items():
+                    values.setdefault(prefix + key, value)
     return values
 
 
@@ -1773,7 +1779,8 @@ def _bench_template(fields: Sequence[str], leg: SynthLeg) -> tuple[str, itemgett
     return fmt, itemgetter(*idx) if len(idx) > 1 else _single(idx[0])
 
 
-def _single(i: int):  # itemgetter of one index returns a bare value, not a tuple
+def _single(i: int) -> Callable[[tuple[str, ...]], tuple[str]]:
+    """itemgetter of one index returns a bare value; the format wants a 1-tuple."""
     return lambda t: (t[i],)
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import click
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from painel.db import create_engine, session_factory
-from painel.errors import PainelError
+from painel.errors import DatabaseError, PainelError
 
 
 @dataclass
@@ -44,6 +45,10 @@ class PainelGroup(click.Group):
         except PainelError as exc:
             click.echo(f"erro: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
+        except OperationalError as exc:  # unreachable/failed database: exit 3, as documented
+            error = DatabaseError(f"falha no banco de dados: {exc.orig}")
+            click.echo(f"erro: {error.message}", err=True)
+            ctx.exit(error.exit_code)
 
 
 def setup_logging(level: str) -> None:

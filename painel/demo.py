@@ -52,18 +52,31 @@ class DemoCircuit:
     tz: str
     dids: tuple[str, ...]
     followme: str | None = None
+    #: accepts collect calls on its first DID
+    acb: bool = False
+
+    def spec(self) -> dict:
+        """The circuit as the traffic generator sees it (cdr_ingest.synth)."""
+        from cdr_ingest.synth import traffic_profile
+
+        spec = {"number": self.number, "home_ddd": self.ddd, "dids": list(self.dids),
+                "followme_destination": self.followme, "acb": self.acb}
+        # one blacklist for every day's traffic (the generator is seeded per day)
+        spec["blacklist"] = (["5511988887777"] if self.number == "8011441"  # the lab's blacklisted caller
+                             else list(traffic_profile(spec, seed=1).blacklist))
+        return spec
 
 
 DEMO_CUSTOMERS = [
     ("RESIDÊNCIA DO SR MARCOS ALBUQUERQUE", "529982247", "marcos.albuquerque@example.com.br", [
         DemoCircuit("8011441", "SaperxTeste", "98", "America/Fortaleza", ("5598987654321", "559832221100"),
-                    followme="0218632221234"),
+                    followme="0218632221234", acb=True),
         DemoCircuit("8010348", "TESTE CPP", "98", "America/Fortaleza", ("559832221101",)),
         DemoCircuit("8011927", "SINDICATO DOS PROF E AUX DA ADM ESC DO ESTADO DO PIAUI", "86",
                     "America/Fortaleza", ("558632215500", "558632215501")),
     ]),
     ("PSICOMED LTDA", "112223330001", "financeiro@psicomed.example.com.br", [
-        DemoCircuit("8012442", "PSICOMED LTDA", "86", "America/Fortaleza", ("558633047700",)),
+        DemoCircuit("8012442", "PSICOMED LTDA", "86", "America/Fortaleza", ("558633047700",), acb=True),
     ]),
     ("HK DISTRIBUIDORA DE MARMORES E GRANITOS LTDA", "457821930001", "contato@hkmarmores.example.com.br", [
         DemoCircuit("8011880", "HK DISTRIBUIDORA DE MARMORES E GRANITOS LTDA", "85", "America/Fortaleza",
@@ -140,12 +153,14 @@ def ensure_operator(session: Session) -> list[DemoCircuit]:
                         followme_destination_raw=dc.followme if i == 0 else None,
                         followme_destination=normalize(dc.followme, dc.ddd).e164 if dc.followme and i == 0 else None, followme_mode="always", acb_enabled=(i == 0),
                     ))
-            if dc.number == "8011441" and not session.scalar(
-                    select(BlacklistEntry).where(BlacklistEntry.circuit_id == circuit.id)):
-                session.add(BlacklistEntry(circuit_id=circuit.id, number="5511988887777", raw="11 98888-7777",
-                                           note="ligações insistentes"))
-                session.add(BlacklistEntry(circuit_id=circuit.id, number="0303", raw="0303", is_prefix=True,
-                                           note="telemarketing"))
+            if not session.scalar(select(BlacklistEntry).where(BlacklistEntry.circuit_id == circuit.id)):
+                # the callers the generated traffic shows as blocked are this circuit's blacklist
+                for number in dc.spec()["blacklist"]:
+                    session.add(BlacklistEntry(circuit_id=circuit.id, number=number, raw=number,
+                                               note="ligações insistentes"))
+                if dc.number == "8011441":
+                    session.add(BlacklistEntry(circuit_id=circuit.id, number="0303", raw="0303", is_prefix=True,
+                                               note="telemarketing"))
     session.flush()
     return circuits
 
@@ -168,8 +183,7 @@ def write_traffic(circuits: list[DemoCircuit], out_dir: Path, now: datetime, *,
 
     fields = load_csv_templates(DEFAULT_CDR_CSV_CONF)["painel"]
     start, first_this = demo_period(now)
-    specs = [{"number": c.number, "home_ddd": c.ddd, "dids": list(c.dids), "followme_destination": c.followme}
-             for c in circuits]
+    specs = [c.spec() for c in circuits]
     json_dir = out_dir / "json_cdr"
     csv_dir = out_dir / "cdr-csv"
     json_dir.mkdir(parents=True, exist_ok=True)

@@ -49,12 +49,14 @@ def job_lock(engine: Engine, name: str) -> Iterator[None]:
         except IntegrityError:
             with engine.begin() as conn:
                 row = conn.execute(select(table.c.holder, table.c.acquired_at).where(table.c.name == name)).first()
-                if row is not None and _is_stale(row.holder):
+                if row is None:  # released since our INSERT failed: try again
+                    continue
+                if _is_stale(row.holder):
                     conn.execute(delete(table).where(table.c.name == name, table.c.holder == row.holder))
                     continue
-            since = f" desde {row.acquired_at:%d/%m/%Y %H:%M} UTC" if row is not None else ""
             raise LockedError(
-                f"outra execução de '{name}' está em andamento ({row.holder if row else '?'}{since})"
+                f"outra execução de '{name}' está em andamento "
+                f"({row.holder} desde {row.acquired_at:%d/%m/%Y %H:%M} UTC)"
             ) from None
     else:  # pragma: no cover - lost a race twice
         raise LockedError(f"outra execução de '{name}' está em andamento")

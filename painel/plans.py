@@ -42,7 +42,7 @@ class ImportResult:
                 f"versões sem alteração={self.versions_unchanged}")
 
 
-def _dec(value: str, line: int, col: str, *, optional: bool = False) -> Decimal | None:
+def _dec(value: str, line: int, col: str, *, optional: bool = False, places: int = 6) -> Decimal | None:
     value = (value or "").strip()
     if not value:
         if optional:
@@ -52,9 +52,24 @@ def _dec(value: str, line: int, col: str, *, optional: bool = False) -> Decimal 
         d = Decimal(value.replace(",", "."))
     except InvalidOperation:
         raise ValidationError(f"linha {line}: {col} não é um número: {value!r}") from None
+    if not d.is_finite():
+        raise ValidationError(f"linha {line}: {col} não é um número: {value!r}")
     if d < 0:
         raise ValidationError(f"linha {line}: {col} não pode ser negativo")
+    # the columns keep 6 decimals (prices) or whole centavos (money): more would be
+    # rounded on PostgreSQL, kept on SQLite, or refused by the database
+    if -d.normalize().as_tuple().exponent > places:  # type: ignore[operator]
+        raise ValidationError(f"linha {line}: {col} tem mais de {places} casas decimais: {value!r}")
     return d
+
+
+def _weekdays(value: str, line: int) -> str:
+    days = (value or "0 1 2 3 4 5").replace(",", " ").split()
+    if any(d not in "0123456" or len(d) != 1 for d in days) or len(set(days)) != len(days):
+        raise ValidationError(
+            f"linha {line}: normal_weekdays deve listar dias de 0 (segunda) a 6 (domingo) sem repetir: {value!r}"
+        )
+    return ",".join(days)
 
 
 def _int(value: str, line: int, col: str, default: int) -> int:
@@ -106,13 +121,18 @@ def import_csv(session: Session, stream: TextIO) -> ImportResult:
         g = groups.setdefault((code, version), {
             "name": (row.get("plan_name") or code).strip(),
             "valid_from": valid_from,
-            "monthly_fee": _dec(row.get("monthly_fee") or "0", line, "monthly_fee"),
+            "monthly_fee": _dec(row.get("monthly_fee") or "0", line, "monthly_fee", places=2),
             "reduced_band": _bool(row.get("reduced_band", "")),
             "normal_start_hour": _int(row.get("normal_start_hour", ""), line, "normal_start_hour", 7),
             "normal_end_hour": _int(row.get("normal_end_hour", ""), line, "normal_end_hour", 21),
-            "normal_weekdays": ",".join((row.get("normal_weekdays") or "0 1 2 3 4 5").replace(",", " ").split()),
+            "normal_weekdays": _weekdays(row.get("normal_weekdays") or "", line),
             "tariffs": {},
         })
+        if not 0 <= g["normal_start_hour"] < g["normal_end_hour"] <= 24:
+            raise ValidationError(
+                f"linha {line}: horário normal inválido ({g['normal_start_hour']}h às {g['normal_end_hour']}h): "
+                "use 0 <= normal_start_hour < normal_end_hour <= 24"
+            )
         if g["valid_from"] != valid_from:
             raise ValidationError(f"linha {line}: a versão {version} do plano {code} tem mais de uma data de vigência")
         if category in g["tariffs"]:

@@ -41,7 +41,8 @@ class TariffRule:
             raise RatingError("o incremento de tarifação deve ser de pelo menos 1 segundo")
         if min(self.grace_seconds, self.minimum_seconds) < 0:
             raise RatingError("carência e tempo mínimo não podem ser negativos")
-        if self.price_per_minute < 0 or self.connection_fee < 0:
+        if self.price_per_minute < 0 or self.connection_fee < 0 or (
+                self.reduced_price_per_minute is not None and self.reduced_price_per_minute < 0):
             raise RatingError("preços não podem ser negativos")
 
 

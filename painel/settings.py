@@ -39,6 +39,8 @@ class Settings:
     cdr_http_credentials: str = ""
     #: rows per transaction when ingesting
     ingest_batch_size: int = 5000
+    #: worker processes that parse and rate large CSV files while the main one writes
+    ingest_workers: int = 2
     #: web portal
     web_listen: str = "127.0.0.1:8000"
     secret_key: str = ""
@@ -84,9 +86,11 @@ def load_settings(
                 data = tomllib.load(fh)
         except OSError as exc:
             raise ConfigError(f"não foi possível ler o arquivo de configuração {path}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"arquivo de configuração inválido {path}: {exc}") from exc
         section = data.get("painel", data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"arquivo de configuração inválido {path}: [painel] deve ser uma seção")
         for key, value in section.items():
             if key not in _FIELDS:
                 raise ConfigError(f"chave desconhecida no arquivo de configuração: {key}")

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Numeric, String
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -60,18 +61,36 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(str(value))
 
 
+#: SQLite text form of a timestamp: whole seconds, the same form SQLite's own
+#: ``datetime(x, 'unixepoch')`` writes, so the bulk CDR path can let SQLite format
+#: epochs and every stored value compares correctly as text
+SQLITE_DATETIME = sqlite.DATETIME(
+    storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d",
+    regexp=r"(\d+)-(\d+)-(\d+) (\d+):(\d+):(\d+)",
+)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python, naive UTC in the database (same on both engines)."""
+    """Aware UTC datetimes in Python, naive UTC in the database (same on both engines).
+
+    On SQLite the value is stored to the second (see ``SQLITE_DATETIME``).
+    """
 
     impl = DateTime(timezone=False)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(SQLITE_DATETIME)
+        return dialect.type_descriptor(DateTime(timezone=False))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("datetime sem fuso horário: Painel guarda apenas UTC explícito")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.replace(microsecond=0) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 01:52:08.090008
+Create Date: 2026-11-28 02:11:05.837476
 """
 from alembic import op
 import sqlalchemy as sa
@@ -276,11 +276,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('uuid', name=op.f('uq_cdrs_uuid'))
     )
     with op.batch_alter_table('cdrs', schema=None) as batch_op:
-        batch_op.create_index('ix_cdrs_bill_month_circuit', ['bill_month', 'circuit_id'], unique=False)
-        batch_op.create_index('ix_cdrs_bleg_uuid', ['bleg_uuid'], unique=False)
-        batch_op.create_index('ix_cdrs_call_uuid', ['call_uuid'], unique=False)
+        batch_op.create_index('ix_cdrs_bleg_uuid', ['bleg_uuid'], unique=False, sqlite_where=sa.text('bleg_uuid IS NOT NULL'), postgresql_where=sa.text('bleg_uuid IS NOT NULL'))
         batch_op.create_index('ix_cdrs_circuit_start', ['circuit_id', 'start_utc'], unique=False)
-        batch_op.create_index(batch_op.f('ix_cdrs_invoice_id'), ['invoice_id'], unique=False)
 
     op.create_table('invoice_lines',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -326,11 +323,8 @@ def downgrade() -> None:
 
     op.drop_table('invoice_lines')
     with op.batch_alter_table('cdrs', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cdrs_invoice_id'))
         batch_op.drop_index('ix_cdrs_circuit_start')
-        batch_op.drop_index('ix_cdrs_call_uuid')
-        batch_op.drop_index('ix_cdrs_bleg_uuid')
-        batch_op.drop_index('ix_cdrs_bill_month_circuit')
+        batch_op.drop_index('ix_cdrs_bleg_uuid', sqlite_where=sa.text('bleg_uuid IS NOT NULL'), postgresql_where=sa.text('bleg_uuid IS NOT NULL'))
 
     op.drop_table('cdrs')
     with op.batch_alter_table('blacklist_entries', schema=None) as batch_op:

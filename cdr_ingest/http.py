@@ -53,12 +53,6 @@ class CdrReceiver:
         # bytes: compare_digest refuses str with non-ASCII characters (TypeError -> 500)
         return hmac.compare_digest(given, self.credentials.encode("utf-8"))
 
-    def _driver_errors(self) -> tuple[type[BaseException], ...]:
-        """The database driver's own exception class (the bulk path uses raw DBAPI cursors)."""
-        dialect = getattr(getattr(self.ingester, "engine", None), "dialect", None)
-        error = getattr(getattr(dialect, "loaded_dbapi", None), "Error", None)
-        return (error,) if isinstance(error, type) else ()
-
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
@@ -90,10 +84,6 @@ class CdrReceiver:
         except DatabaseError as exc:
             log.error("cdr não gravado (o FreeSWITCH vai reenviar): %s", exc.message)
             return _reply(start_response, "503 Service Unavailable", {"erro": exc.message})
-        except self._driver_errors() as exc:
-            message = f"falha no banco de dados: {exc}"
-            log.error("cdr não gravado (o FreeSWITCH vai reenviar): %s", message)
-            return _reply(start_response, "503 Service Unavailable", {"erro": message})
         except PainelError as exc:  # pragma: no cover - defensive
             log.error("cdr não gravado: %s", exc.message)
             return _reply(start_response, "500 Internal Server Error", {"erro": exc.message})

@@ -157,6 +157,10 @@ class Ingester:
         self._catalog_loaded_at = 0.0
         self.settings = settings
         self.sqlite = engine.dialect.name == "sqlite"
+        # the bulk path runs on raw driver cursors, whose errors are not SQLAlchemy's
+        driver_error = getattr(getattr(engine.dialect, "loaded_dbapi", None), "Error", None)
+        self.db_errors: tuple[type[BaseException], ...] = (SQLAlchemyError,) + (
+            (driver_error,) if isinstance(driver_error, type) else ())
         self._catalog = catalog
         self._templates: dict[str, list[str]] | None = None
         self._parsers: dict[str, CsvCdrParser] = {}
@@ -177,7 +181,7 @@ class Ingester:
             with Session(self.engine) as session:
                 self._catalog = load_catalog(session)
             self._catalog_loaded_at = time.monotonic()
-        except SQLAlchemyError as exc:
+        except self.db_errors as exc:
             raise _db_error(exc) from exc
 
     @property
@@ -246,7 +250,7 @@ class Ingester:
         try:
             with self.engine.begin() as conn:
                 return self.process(conn, items)
-        except SQLAlchemyError as exc:
+        except self.db_errors as exc:
             raise _db_error(exc) from exc
 
     # ------------------------------------------------------------------ JSON
@@ -354,7 +358,7 @@ class Ingester:
             with self.engine.begin() as conn:
                 batch_stats = self.store_prepared(conn, prep)
                 self._save_file_state(conn, digest, path, size, last_line, final)
-        except SQLAlchemyError as exc:
+        except self.db_errors as exc:
             raise _db_error(exc) from exc
         stats.add(batch_stats)
 
@@ -362,7 +366,7 @@ class Ingester:
         try:
             with Session(self.engine) as session:
                 return session.scalar(select(IngestedFile).where(IngestedFile.fingerprint == digest))
-        except SQLAlchemyError as exc:
+        except self.db_errors as exc:
             raise _db_error(exc) from exc
 
     def _save_file_state(self, conn: Connection, digest: str, path: Path, size: int, lines: int, final: bool) -> None:

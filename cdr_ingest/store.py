@@ -13,6 +13,11 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+try:  # only the PostgreSQL path needs it
+    from psycopg import errors as psycopg_errors
+except ImportError:  # pragma: no cover
+    psycopg_errors = None  # type: ignore[assignment]
+
 from cdr_ingest.attribution import CallRow
 
 CDR_COLUMNS = (
@@ -113,19 +118,41 @@ def insert_cdrs(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
 
 
 def _insert_cdrs_pg(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """COPY straight into ``cdrs`` the rows whose UUIDs are not stored yet.
+
+    Checking first and copying directly writes each row once; should another ingester
+    store one of the UUIDs in between, the unique key refuses the COPY and the batch goes
+    through a staging table with ON CONFLICT DO NOTHING instead.
+    """
     cols = ", ".join(CDR_COLUMNS)
     dbapi = conn.connection.dbapi_connection
     with dbapi.cursor() as cur:  # type: ignore[union-attr]
-        cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS cdrs_stage AS SELECT {cols} FROM cdrs WITH NO DATA"
-        )
+        cur.execute("SELECT uuid FROM cdrs WHERE uuid = ANY(%s)", ([r[0] for r in rows],))
+        stored = {r[0] for r in cur.fetchall()}
+        fresh: list[tuple[Any, ...]] = []
+        seen: set[str] = set()
+        for row in rows:
+            if row[0] not in stored and row[0] not in seen:
+                seen.add(row[0])
+                fresh.append(row)
+        if not fresh:
+            return 0
+        cur.execute("SAVEPOINT painel_copy")
+        try:
+            with cur.copy(f"COPY cdrs ({cols}) FROM STDIN") as copy:
+                for row in fresh:
+                    copy.write_row(row)
+        except psycopg_errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT painel_copy")
+        else:
+            cur.execute("RELEASE SAVEPOINT painel_copy")
+            return len(fresh)
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS cdrs_stage AS SELECT {cols} FROM cdrs WITH NO DATA")
         cur.execute("TRUNCATE cdrs_stage")
         with cur.copy(f"COPY cdrs_stage ({cols}) FROM STDIN") as copy:
-            for row in rows:
+            for row in fresh:
                 copy.write_row(row)
-        cur.execute(
-            f"INSERT INTO cdrs ({cols}) SELECT {cols} FROM cdrs_stage ON CONFLICT (uuid) DO NOTHING"
-        )
+        cur.execute(f"INSERT INTO cdrs ({cols}) SELECT {cols} FROM cdrs_stage ON CONFLICT (uuid) DO NOTHING")
         return cur.rowcount
 
 

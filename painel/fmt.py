@@ -42,7 +42,7 @@ def mes_ref(month: str) -> str:
 
 
 def preco(amount: Decimal) -> str:
-    """A unit price with its own precision (at least 2 decimals): ``R$ 0,0850``."""
+    """A unit price with its own precision (at least 2 decimals): ``R$ 0,085``, ``R$ 1,50``."""
     value = Decimal(amount).normalize()
     decimals = max(2, -value.as_tuple().exponent) if value.as_tuple().exponent < 0 else 2  # type: ignore[operator]
     text = f"{abs(value):.{decimals}f}"

@@ -204,3 +204,15 @@ def test_unreadable_input_exit_code(db_url, tmp_path):  # type: ignore[no-untype
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 4
     assert "arquivo não encontrado" in err
+
+
+def test_database_failure_exit_code(demo_db, db_url, tmp_path):  # type: ignore[no-untyped-def]
+    """A database that fails mid-ingest (here: the cdrs table is gone) is exit code 3."""
+    path = tmp_path / "Master.csv"
+    scaled_lab_csv(path, 2)
+    with demo_db.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE cdrs RENAME TO cdrs_gone"))
+    proc = _painel(db_url, str(path))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "falha no banco de dados" in err

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import uuid
 from decimal import Decimal
 
@@ -82,11 +81,52 @@ def drop_pg(url: str) -> None:
     admin.dispose()
 
 
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process and of its largest child, in MiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Linux /proc), in KiB."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                for child in fh.read().split():
+                    total += _tree_rss_kib(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
+class MemorySampler:
+    """Samples the RSS of this process tree (workers included) and keeps the peak.
+
+    The sum counts pages shared by forked workers once per process, so it errs high.
+    """
+
+    def __init__(self, every: float = 0.1) -> None:
+        import threading
+
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.peak_kib = max(self.peak_kib, _tree_rss_kib(os.getpid()))
+
+    def __enter__(self) -> "MemorySampler":
+        self.peak_kib = _tree_rss_kib(os.getpid())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_kib / 1024
 
 
 def money(v: Decimal) -> str:

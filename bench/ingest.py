@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_circuits, drop_pg, fresh_pg, fresh_sqlite, load_operator, peak_rss_mib  # noqa: E402
+from bench.common import MemorySampler, bench_circuits, drop_pg, fresh_pg, fresh_sqlite, load_operator  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 
@@ -77,12 +77,13 @@ def child(engine_name: str, path: Path, n_circuits: int, workers: int) -> None:
         settings = load_settings(environ={}, overrides={"database_url": url, "ingest_batch_size": 20000,
                                                         "ingest_workers": workers})
         ingester = Ingester(engine, settings)
-        t = time.perf_counter()
-        stats = ingester.ingest_paths([path])
-        elapsed = time.perf_counter() - t
+        with MemorySampler() as mem:
+            t = time.perf_counter()
+            stats = ingester.ingest_paths([path])
+            elapsed = time.perf_counter() - t
         print(json.dumps({"engine": engine_name, "seconds": elapsed, "rows": stats.total, "rated": stats.rated,
                           "duplicate": stats.duplicate, "quarantined": stats.quarantined,
-                          "reasons": stats.reasons, "peak_mib": peak_rss_mib()}))
+                          "reasons": stats.reasons, "peak_mib": mem.peak_mib}))
         engine.dispose()
     finally:
         if engine_name == "postgresql":
@@ -137,7 +138,8 @@ def main() -> None:
         rate = r["rows"] / r["seconds"]
         print(f"{name}: {r['rows']:,} rows in {r['seconds']:.2f} s = {rate:,.0f} CDRs/s "
               f"(rated={r['rated']} duplicate={r['duplicate']} quarantined={r['quarantined']}"
-              f"{' ' + str(r['reasons']) if r['reasons'] else ''}); peak memory {r['peak_mib']:.0f} MiB; "
+              f"{' ' + str(r['reasons']) if r['reasons'] else ''}); peak memory {r['peak_mib']:.0f} MiB "
+              f"(process and workers); "
               f"ratio to pandas.read_csv {r['seconds'] / floor:.1f}x")
     times = explain_timing()
     print(f"painel cdr explain (new process, start-up included): median {statistics.median(times) * 1000:.0f} ms, "

@@ -45,7 +45,7 @@ if _names[: len(_FIELD_ORDER)] != _FIELD_ORDER:  # pragma: no cover
     )
 del _names
 #: bound on each timestamp cache; cleared when full (files are in hangup order, so hits are local)
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 100_000
 #: a b-leg names its a-leg in one of these (when the template has them)
 _ORIGINATOR_COLUMNS = ("originating_leg_uuid", "originator")
 
@@ -113,6 +113,9 @@ class CsvCdrParser:
         #: a template without painel_* columns cannot say whose call a line is
         self.has_painel_fields = bool(self._painel)
         self._sip_h = tuple((n[6:], i) for n, i in first.items() if n.startswith("sip_h_"))
+        # painel values fetched in one C call; most b-legs have none, and skip the dict
+        self._painel_names = tuple(n for n, _ in self._painel)
+        self._painel_get = _getter([i for _, i in self._painel]) if self._painel else None
 
         self._epoch_cache: dict[str, datetime | None] = {}
         self._stamp_cache: dict[str, datetime] = {}
@@ -274,7 +277,11 @@ class CsvCdrParser:
         i = self._i_user_name
         user_name = (fields[i] or None) if i is not None else None
 
-        painel = {n: v for n, i in self._painel if (v := fields[i])} if self._painel else {}
+        get_painel = self._painel_get
+        if get_painel is not None and any(values := get_painel(fields)):
+            painel = {n: v for n, v in zip(self._painel_names, values) if v}
+        else:
+            painel = {}
         sip_headers = {n: v for n, i in self._sip_h if (v := fields[i])} if self._sip_h else {}
 
         # positional on purpose, see _FIELD_ORDER

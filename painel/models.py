@@ -248,7 +248,8 @@ class Cdr(Base):
     # Few indexes on purpose: every one costs on each of millions of inserts. Portal and
     # billing read by circuit and time; linking reads by bleg_uuid (set on answered a-legs only).
     __table_args__ = (
-        Index("ix_cdrs_circuit_start", "circuit_id", "start_utc"),
+        Index("ix_cdrs_circuit_start", "circuit_id", "start_utc", sqlite_where=text("circuit_id IS NOT NULL"),
+              postgresql_where=text("circuit_id IS NOT NULL")),
         Index("ix_cdrs_bleg_uuid", "bleg_uuid", sqlite_where=text("bleg_uuid IS NOT NULL"),
               postgresql_where=text("bleg_uuid IS NOT NULL")),
     )

@@ -232,7 +232,7 @@ def _clean(raw: str) -> str:
 _MAX_DIGITS = 19
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=100_000)
 def _parse(digits: str, home_ddd: str) -> _Parsed:
     """Read cleaned ``digits`` (maybe with a leading ``+``); see the module docstring's table."""
     if len(digits) > _MAX_DIGITS + 1:  # + 1 for a leading "+"

@@ -212,7 +212,11 @@ def test_database_failure_exit_code(demo_db, db_url, tmp_path):  # type: ignore[
     scaled_lab_csv(path, 2)
     with demo_db.begin() as conn:
         conn.execute(sa.text("ALTER TABLE cdrs RENAME TO cdrs_gone"))
-    proc = _painel(db_url, str(path))
-    out, err = proc.communicate(timeout=60)
+    try:
+        proc = _painel(db_url, str(path))
+        out, err = proc.communicate(timeout=60)
+    finally:  # the PostgreSQL database is shared by the session's tests
+        with demo_db.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE cdrs_gone RENAME TO cdrs"))
     assert proc.returncode == 3, err
     assert "falha no banco de dados" in err

@@ -277,7 +277,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cdrs', schema=None) as batch_op:
         batch_op.create_index('ix_cdrs_bleg_uuid', ['bleg_uuid'], unique=False, sqlite_where=sa.text('bleg_uuid IS NOT NULL'), postgresql_where=sa.text('bleg_uuid IS NOT NULL'))
-        batch_op.create_index('ix_cdrs_circuit_start', ['circuit_id', 'start_utc'], unique=False)
+        batch_op.create_index('ix_cdrs_circuit_start', ['circuit_id', 'start_utc'], unique=False, sqlite_where=sa.text('circuit_id IS NOT NULL'), postgresql_where=sa.text('circuit_id IS NOT NULL'))
 
     op.create_table('invoice_lines',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -323,7 +323,7 @@ def downgrade() -> None:
 
     op.drop_table('invoice_lines')
     with op.batch_alter_table('cdrs', schema=None) as batch_op:
-        batch_op.drop_index('ix_cdrs_circuit_start')
+        batch_op.drop_index('ix_cdrs_circuit_start', sqlite_where=sa.text('circuit_id IS NOT NULL'), postgresql_where=sa.text('circuit_id IS NOT NULL'))
         batch_op.drop_index('ix_cdrs_bleg_uuid', sqlite_where=sa.text('bleg_uuid IS NOT NULL'), postgresql_where=sa.text('bleg_uuid IS NOT NULL'))
 
     op.drop_table('cdrs')

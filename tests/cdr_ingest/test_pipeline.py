@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cdr_ingest.pipeline import Ingester
 from cdr_ingest.quarantine import retry
 from painel.demo import ensure_operator
-from painel.models import Cdr, Circuit, Customer, Did, IngestedFile, QuarantinedCdr
+from painel.models import Base, Cdr, Circuit, Customer, Did, IngestedFile, QuarantinedCdr
 
 ROOT = Path(__file__).resolve().parents[2]
 FS = ROOT / "tests" / "data" / "third_party" / "freeswitch"
@@ -220,3 +220,44 @@ def test_database_failure_exit_code(demo_db, db_url, tmp_path):  # type: ignore[
             conn.execute(sa.text("ALTER TABLE cdrs_gone RENAME TO cdrs"))
     assert proc.returncode == 3, err
     assert "falha no banco de dados" in err
+
+
+def test_postgresql_copy_yields_to_a_concurrent_writer(pg_database, tmp_path):  # type: ignore[no-untyped-def]
+    """Two ingesters store the same legs at once: the direct COPY of the second meets the
+    first's rows on the unique key, falls back to ON CONFLICT DO NOTHING, and stores nothing twice."""
+    import threading
+
+    from cdr_ingest import store
+    from cdr_ingest.pipeline import prepare
+    from painel.db import create_engine
+    from painel.settings import load_settings
+
+    engine = create_engine(pg_database)
+    with engine.begin() as conn:  # the session's PostgreSQL database, emptied as db_url does
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    with Session(engine) as session:
+        ensure_operator(session)
+        session.commit()
+    ingester = Ingester(engine, load_settings(environ={}, overrides={"database_url": pg_database}))
+    items = [ingester.json_item(p.read_text(), str(p)) for p in sorted((LAB / "json_cdr").glob("*.json"))]
+    rows = prepare(items, ingester.catalog, sqlite=False).rows
+    result: dict[str, int] = {}
+    first = engine.connect()
+    first.begin()
+    assert store.insert_cdrs(first, list(rows)) == 48  # not committed yet
+
+    def second() -> None:
+        with engine.begin() as conn:
+            result["second"] = store.insert_cdrs(conn, list(rows))
+
+    t = threading.Thread(target=second)
+    t.start()
+    time.sleep(0.5)  # the second COPY is now waiting on the first's uncommitted keys
+    first.commit()
+    first.close()
+    t.join(timeout=30)
+    assert result == {"second": 0}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM cdrs")).scalar() == 48
+    engine.dispose()

@@ -19,8 +19,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timezone
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_to_bytes
 
@@ -58,9 +59,45 @@ def parse_json_cdr(text: str | bytes) -> CdrRecord:
     if not uuid:
         raise CdrParseError("CDR JSON sem uuid em 'variables'")
 
+    profile = _current_caller_profile(doc.get("callflow"))
+    if profile is not None:
+        found: CallerProfile | None = CallerProfile(
+            caller=_text(profile.get("caller_id_number")),
+            destination=_text(profile.get("destination_number")),
+            context=_text(profile.get("context")),
+            has_originator=isinstance(profile.get("originator"), dict),
+            originator_uuid=_originator_from_profile(profile),
+        )
+    else:
+        found = None
+    return record_from_variables(variables, value, uuid, raw, "json", found)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerProfile:
+    """What the ingester needs of the current caller profile of a callflow."""
+
+    caller: str
+    destination: str
+    context: str
+    #: the profile names an originator (the leg is a b-leg)
+    has_originator: bool
+    originator_uuid: str | None
+
+
+def record_from_variables(
+    variables: dict[str, Any], value: Callable[[str], str], uuid: str, raw: str, source_format: str,
+    profile: CallerProfile | None,
+) -> CdrRecord:
+    """The CdrRecord of a leg from its (decoded) variables and its caller profile.
+
+    Shared by mod_json_cdr and mod_xml_cdr, which carry the same variables and profile
+    in two syntaxes. ``source_format`` names the syntax in error messages and the record.
+    """
+    label = source_format.upper()
     start = _time(value, "start", "início", uuid)
     if start is None:
-        raise CdrParseError(f"CDR JSON sem horário de início (uuid {uuid})")
+        raise CdrParseError(f"CDR {label} sem horário de início (uuid {uuid})")
     answer = _time(value, "answer", "atendimento", uuid)
     end = _time(value, "end", "término", uuid)
 
@@ -71,25 +108,19 @@ def parse_json_cdr(text: str | bytes) -> CdrRecord:
     if billsec is None:
         billsec = int((end - answer).total_seconds()) if end and answer else 0
 
-    profile = _current_caller_profile(doc.get("callflow"))
     if profile is not None:
-        caller = _text(profile.get("caller_id_number"))
-        dest = _text(profile.get("destination_number"))
-        context = _text(profile.get("context"))
+        caller, dest, context = profile.caller, profile.destination, profile.context
     else:  # no callflow at all: take what the variables offer
         caller = value("caller_id_number") or value("sip_from_user")
         dest = value("destination_number")
         context = value("context")
 
-    is_b = bool(
-        value("originating_leg_uuid")
-        or value("originator")
-        or (profile is not None and isinstance(profile.get("originator"), dict))
-    )
+    is_b = bool(value("originating_leg_uuid") or value("originator")
+                or (profile is not None and profile.has_originator))
     bleg_uuid = None
     originating = None
     if is_b:
-        originating = _first(value, _B_LEG_PEER) or _originator_from_profile(profile)
+        originating = _first(value, _B_LEG_PEER) or (profile.originator_uuid if profile else None) or None
     else:
         bleg_uuid = _first(value, _A_LEG_PEER)
 
@@ -108,7 +139,7 @@ def parse_json_cdr(text: str | bytes) -> CdrRecord:
     return CdrRecord(
         uuid=uuid,
         leg="b" if is_b else "a",
-        source_format="json",
+        source_format=source_format,
         raw=raw,
         caller_id_number=caller,
         destination_number=dest,

@@ -26,15 +26,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from cdr_ingest.parse_json import (
-    _A_LEG_PEER,
-    _B_LEG_PEER,
-    _first,
-    _seconds,
-    _time,
-    _to_text,
-    _value_reader,
-)
+from cdr_ingest.parse_json import CallerProfile, _to_text, _value_reader, record_from_variables
 from cdr_ingest.records import CdrRecord
 from painel.errors import CdrParseError
 
@@ -73,77 +65,17 @@ def parse_xml_cdr(text: str | bytes) -> CdrRecord:
     if not uuid:
         raise CdrParseError("CDR XML sem uuid em <variables>")
 
-    start = _time(value, "start", "início", uuid)
-    if start is None:
-        raise CdrParseError(f"CDR XML sem horário de início (uuid {uuid})")
-    answer = _time(value, "answer", "atendimento", uuid)
-    end = _time(value, "end", "término", uuid)
-
-    duration = _seconds(value, "duration", uuid)
-    if duration is None:
-        duration = int((end - start).total_seconds()) if end else 0
-    billsec = _seconds(value, "billsec", uuid)
-    if billsec is None:
-        billsec = int((end - answer).total_seconds()) if end and answer else 0
-
-    profile = root.find("callflow/caller_profile")  # the first callflow: the current profile
-    if profile is not None:
-        caller = _child(profile, "caller_id_number")
-        dest = _child(profile, "destination_number")
-        context = _child(profile, "context")
-    else:  # no callflow at all: take what the variables offer
-        caller = value("caller_id_number") or value("sip_from_user")
-        dest = value("destination_number")
-        context = value("context")
-
-    is_b = bool(
-        value("originating_leg_uuid")
-        or value("originator")
-        or (profile is not None and profile.find("originator") is not None)
-    )
-    bleg_uuid = None
-    originating = None
-    if is_b:
-        originating = _first(value, _B_LEG_PEER) or (
-            _child(profile, "originator/originator_caller_profile/uuid") if profile is not None else ""
-        ) or None
-    else:
-        bleg_uuid = _first(value, _A_LEG_PEER)
-
-    painel: dict[str, str] = {}
-    sip_headers: dict[str, str] = {}
-    for key in variables:
-        if key.startswith("painel_"):
-            v = value(key)
-            if v:
-                painel[key] = v
-        elif key.startswith("sip_h_"):
-            v = value(key)
-            if v:
-                sip_headers[key[6:]] = v
-
-    return CdrRecord(
-        uuid=uuid,
-        leg="b" if is_b else "a",
-        source_format="xml",
-        raw=raw,
-        caller_id_number=caller,
-        destination_number=dest,
-        context=context,
-        start=start,
-        answer=answer,
-        end=end,
-        duration=duration,
-        billsec=billsec,
-        hangup_cause=value("hangup_cause"),
-        bleg_uuid=bleg_uuid,
-        originating_leg_uuid=originating,
-        accountcode=value("accountcode") or None,
-        sip_from_user=value("sip_from_user") or None,
-        user_name=value("user_name") or None,
-        painel=painel,
-        sip_headers=sip_headers,
-    )
+    el = root.find("callflow/caller_profile")  # the first callflow: the current profile
+    profile = None
+    if el is not None:
+        profile = CallerProfile(
+            caller=_child(el, "caller_id_number"),
+            destination=_child(el, "destination_number"),
+            context=_child(el, "context"),
+            has_originator=el.find("originator") is not None,
+            originator_uuid=_child(el, "originator/originator_caller_profile/uuid") or None,
+        )
+    return record_from_variables(variables, value, uuid, raw, "xml", profile)
 
 
 def _child(el: ET.Element, path: str) -> str:

@@ -183,22 +183,6 @@ def _param(conn: Connection) -> str:
     return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
-def existing_uuids(conn: Connection, uuids: Iterable[str]) -> set[str]:
-    """Which of ``uuids`` are already stored."""
-    out: set[str] = set()
-    uuids = list(uuids)
-    p = _param(conn)
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        for i in range(0, len(uuids), 500):
-            chunk = uuids[i : i + 500]
-            cur.execute(f"SELECT uuid FROM cdrs WHERE uuid IN ({', '.join([p] * len(chunk))})", chunk)
-            out.update(r[0] for r in cur.fetchall())
-    finally:
-        cur.close()
-    return out
-
-
 def referenced_b_legs(conn: Connection, uuids: Iterable[str]) -> dict[str, str]:
     """Which of ``uuids`` some stored a-leg names as its ``bleg_uuid``: b-leg -> a-leg."""
     out: dict[str, str] = {}

@@ -261,3 +261,35 @@ def test_postgresql_copy_yields_to_a_concurrent_writer(pg_database, tmp_path):  
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM cdrs")).scalar() == 48
     engine.dispose()
+
+
+def test_no_plan_and_bad_number_wait_in_quarantine_until_fixed(demo_db, settings, tmp_path):  # type: ignore[no-untyped-def]
+    a_leg = LAB / "json_cdr" / "s6a_out_local_fixed_a_f68bceb4-3a5d-4631-9639-486d399b171a.cdr.json"
+    with Session(demo_db) as session:
+        circuit = session.scalar(select(Circuit).where(Circuit.number == "8011441"))
+        circuit_id, plan_id, circuit.rate_plan_id = circuit.id, circuit.rate_plan_id, None
+        session.commit()
+    # an answered outbound call to a number that is no number at all
+    line = (LAB / "cdr_csv" / "Master_painel.csv").read_text().splitlines()
+    bad = next(ln for ln in line if '"32221234","painel_outbound"' in ln and '"8011441","","outbound"' in ln)
+    bad = bad.replace('"32221234"', '"12#4"').replace("f68bceb4", "0badbad0")
+    bad_file = tmp_path / "bad.csv"
+    bad_file.write_text(bad + "\n")
+    ing = Ingester(demo_db, settings)
+    stats = ing.ingest_paths([a_leg, bad_file])
+    assert (stats.rated, stats.quarantined) == (0, 2)
+    with Session(demo_db) as session:
+        reasons = {q.reason: q for q in session.scalars(select(QuarantinedCdr))}
+        assert set(reasons) == {"no_plan", "bad_number"}
+        assert "sem plano" in reasons["no_plan"].detail
+        assert "12#4" in reasons["bad_number"].detail
+        session.get(Circuit, circuit_id).rate_plan_id = plan_id
+        session.commit()
+    result = retry(demo_db, settings)
+    # the plan is back: the call rates; the bad number stays where it is, with its reason
+    assert (result.resolved, result.still) == (1, 1)
+    with Session(demo_db) as session:
+        row = session.scalar(select(Cdr).where(Cdr.uuid.like("f68bceb4%")))
+        assert row.amount == Decimal("0.06")
+        left = session.scalars(select(QuarantinedCdr).where(QuarantinedCdr.resolved_at.is_(None))).one()
+        assert left.reason == "bad_number" and left.retries == 1

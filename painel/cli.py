@@ -83,11 +83,11 @@ def db_current(app: AppContext) -> None:
 def _mount() -> None:
     """Attach the components' command groups."""
     from cdr_ingest.cli import cdr, rates
+    from esl_router.cli import acb, blacklist, followme, router
     from painel.demo import demo
 
-    main.add_command(cdr)
-    main.add_command(rates)
-    main.add_command(demo)
+    for command in (cdr, rates, demo, router, blacklist, followme, acb):
+        main.add_command(command)
 
 
 _mount()

@@ -118,6 +118,7 @@ def ensure_operator(session: Session) -> list[DemoCircuit]:
 
     from painel.documents import make_cnpj, make_cpf
     from painel.numbering import normalize
+    from painel.routing import bump_rules_version
 
     plan = ensure_plan(session)
     ensure_holidays(session, range(2024, 2029))
@@ -151,7 +152,8 @@ def ensure_operator(session: Session) -> list[DemoCircuit]:
                         e164="+" + did, raw=did, circuit_id=circuit.id,
                         followme_enabled=bool(dc.followme and i == 0),
                         followme_destination_raw=dc.followme if i == 0 else None,
-                        followme_destination=normalize(dc.followme, dc.ddd).e164 if dc.followme and i == 0 else None, followme_mode="always", acb_enabled=(i == 0),
+                        followme_destination=normalize(dc.followme, dc.ddd).e164 if dc.followme and i == 0 else None,
+                        followme_mode="no_answer", followme_timeout=20, acb_enabled=dc.acb and i == 0,
                     ))
             if not session.scalar(select(BlacklistEntry).where(BlacklistEntry.circuit_id == circuit.id)):
                 # the callers the generated traffic shows as blocked are this circuit's blacklist
@@ -161,6 +163,7 @@ def ensure_operator(session: Session) -> list[DemoCircuit]:
                 if dc.number == "8011441":
                     session.add(BlacklistEntry(circuit_id=circuit.id, number="0303", raw="0303", is_prefix=True,
                                                note="telemarketing"))
+    bump_rules_version(session)
     session.flush()
     return circuits
 

@@ -438,6 +438,16 @@ class AuditEvent(Base):
     address: Mapped[str | None] = mapped_column(String(64))
 
 
+class RulesVersion(Base):
+    """One row: bumped by every change that affects call routing; routers poll it."""
+
+    __tablename__ = "rules_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class JobLock(Base):
     """A named lock held by one run (billing close, re-rating); works on SQLite and PostgreSQL."""
 

@@ -46,6 +46,9 @@ class Settings:
     secret_key: str = ""
     #: router
     router_listen: str = "127.0.0.1:8084"
+    #: how the router reaches a circuit's phone, and the carrier (FreeSWITCH dial strings)
+    router_circuit_dial_string: str = "user/{circuit}"
+    router_gateway_dial_string: str = "sofia/gateway/carrier/{number}"
     log_level: str = "INFO"
 
     def replace(self, **changes: Any) -> "Settings":

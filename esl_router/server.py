@@ -1,0 +1,246 @@
+"""The outbound Event Socket server FreeSWITCH hands every DID call to.
+
+Built on greenswitch's ``OutboundSession`` (the protocol) under a gevent
+``StreamServer`` (one greenlet per call). Per call: ``connect`` (channel data),
+``myevents``, one ``sendmsg`` executing ``multiset`` with ``event-lock``, wait for its
+CHANNEL_EXECUTE_COMPLETE, ``exit``. Every send and wait is bounded by the call
+timeout; whatever goes wrong, the socket closes and FreeSWITCH's dialplan continues
+with the defaults it set before ``socket`` (DESIGN.md): calls never die because
+Painel did.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import gevent
+import gevent.event
+from gevent.server import StreamServer
+from greenswitch.esl import NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from esl_router.cache import RulesCache
+from esl_router.engine import CallInfo, Decision, RouterConfig, decide, did_digits, fallback
+
+log = logging.getLogger("painel.router")
+
+#: multiset delimiter: '^^:' breaks on host:port values and '|' is bridge failover (DESIGN.md)
+MULTISET_DELIMITER = "~"
+#: the longest value the router accepts from FreeSWITCH's channel data
+MAX_FIELD = 256
+
+
+class CallTimeout(Exception):
+    """The call took longer than the router allows itself."""
+
+
+def multiset_arg(variables: Mapping[str, str]) -> str:
+    """``^^~k=v~k2=v2``: only non-empty values (an empty one would unset a dialplan default)."""
+    parts = []
+    for key, value in variables.items():
+        if not value:
+            continue
+        if MULTISET_DELIMITER in value or "\n" in value or "\r" in value:
+            raise ValueError(f"valor impróprio para multiset em {key}: {value!r}")
+        parts.append(f"{key}={value}")
+    return "^^" + MULTISET_DELIMITER + MULTISET_DELIMITER.join(parts)
+
+
+def _clip(value: str | None) -> str:
+    return (value or "")[:MAX_FIELD]
+
+
+def call_info(data: Mapping[str, str]) -> CallInfo:
+    """The call as the decision needs it, from the connect reply's channel data."""
+    variables = {k[9:]: _clip(v) for k, v in data.items() if k.startswith("variable_")}
+    privacy = (data.get("Caller-Privacy-Hide-Number") or data.get("Channel-Privacy-Hide-Number") or "").lower()
+    return CallInfo(
+        uuid=_clip(data.get("Unique-ID") or variables.get("uuid")),
+        destination=_clip(data.get("Caller-Destination-Number") or variables.get("destination_number")),
+        caller=_clip(data.get("Caller-Caller-ID-Number") or variables.get("caller_id_number")),
+        variables=variables,
+        privacy_hide_number=privacy == "true",
+    )
+
+
+class RouterMetrics:
+    """Prometheus metrics of one router (its own registry, so tests can run several)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.calls = Counter("painel_router_calls", "Calls by deciding rule and outcome", ["rule", "outcome"], registry=r)
+        self.latency = Histogram("painel_router_decision_seconds", "From connection to decision applied",
+                                 buckets=(.001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5), registry=r)
+        self.fallbacks = Counter("painel_router_fallbacks", "Fallback decisions by reason", ["reason"], registry=r)
+        self.errors = Counter("painel_router_errors", "Errors by kind", ["kind"], registry=r)
+        self.active = Gauge("painel_router_active_calls", "Calls being decided now", registry=r)
+        self.cache_age = Gauge("painel_router_cache_age_seconds", "Age of the routing rules in use", registry=r)
+
+
+class Router:
+    """Decides and applies one call per connection; bounded concurrency, graceful drain."""
+
+    def __init__(self, cache: RulesCache, config: RouterConfig = RouterConfig(), *, max_calls: int = 2000,
+                 call_timeout: float = 2.0, metrics: RouterMetrics | None = None) -> None:
+        self.cache = cache
+        self.config = config
+        self.max_calls = max_calls
+        self.call_timeout = call_timeout
+        self.metrics = metrics or RouterMetrics()
+        self.active = 0
+        self.server: StreamServer | None = None
+        self._draining = False
+        self._idle = gevent.event.Event()
+        self._idle.set()
+
+    # ------------------------------------------------------------------ decision
+    def decide(self, call: CallInfo) -> tuple[Decision, str | None]:
+        """The decision, and the fallback reason when the rules could not be used."""
+        if not call.destination or not did_digits(call.destination):
+            return fallback(call, None, self.config), "no_destination"
+        if not self.cache.loaded:
+            return fallback(call, None, self.config), "no_rules"
+        rules = self.cache.get(did_digits(call.destination))
+        decision = decide(call, rules, datetime.now(timezone.utc), self.config)
+        if decision.blacklist_id is not None:
+            self.cache.count_hit(decision.blacklist_id)
+        return decision, None
+
+    # ------------------------------------------------------------------ per call
+    def handle(self, sock: Any, address: Any) -> None:
+        started = time.perf_counter()
+        if self._draining or self.active >= self.max_calls:
+            # over capacity: close at once; the dialplan's defaults route the call
+            self.metrics.fallbacks.labels("overload" if not self._draining else "draining").inc()
+            sock.close()
+            return
+        self.active += 1
+        self._idle.clear()
+        self.metrics.active.set(self.active)
+        session: OutboundSession | None = None
+        uuid = "-"
+        rule, outcome = "fallback", "ok"
+        try:
+            with gevent.Timeout(self.call_timeout, CallTimeout):
+                session = OutboundSession(address, sock)
+                session.connect()
+                call = call_info(session.session_data or {})
+                uuid = call.uuid or "-"
+                try:
+                    decision, reason = self.decide(call)
+                except Exception:  # a bug or hostile data must not cost the call its route
+                    log.exception("uuid=%s erro ao decidir; usando o padrão", uuid)
+                    self.metrics.errors.labels("decide").inc()
+                    decision, reason = fallback(call, None, self.config), "error"
+                if reason:
+                    self.metrics.fallbacks.labels(reason).inc()
+                rule = decision.rule
+                self._apply(session, decision)
+            elapsed = time.perf_counter() - started
+            self.metrics.latency.observe(elapsed)
+            log.info("uuid=%s did=%s caller=%s rule=%s action=%s ms=%.1f%s", uuid, call.destination,
+                     call.caller, decision.rule, decision.action, elapsed * 1000,
+                     f" nota={decision.note}" if decision.note else "")
+        except CallTimeout:
+            outcome = "timeout"
+            self.metrics.errors.labels("timeout").inc()
+            log.warning("uuid=%s sem resposta do FreeSWITCH em %.1f s; o dialplan segue o padrão", uuid,
+                        self.call_timeout)
+        except (OutboundSessionHasGoneAway, NotConnectedError, OSError):
+            outcome = "hangup"
+            log.info("uuid=%s a chamada terminou antes da decisão", uuid)
+        except Exception:
+            outcome = "error"
+            self.metrics.errors.labels("session").inc()
+            log.exception("uuid=%s erro na sessão; o dialplan segue o padrão", uuid)
+        finally:
+            self.metrics.calls.labels(rule, outcome).inc()
+            self._close(session, sock)
+            self.active -= 1
+            self.metrics.active.set(self.active)
+            if self.active == 0:
+                self._idle.set()
+
+    def _apply(self, session: OutboundSession, decision: Decision) -> None:
+        """One multiset round trip, confirmed by its CHANNEL_EXECUTE_COMPLETE."""
+        session.send("myevents")
+        done = gevent.event.AsyncResult()
+        session.register_expected_event("CHANNEL_EXECUTE_COMPLETE", "current_application", "multiset", done)
+        session.send("sendmsg\ncall-command: execute\nexecute-app-name: multiset\n"
+                     f"execute-app-arg: {multiset_arg(decision.variables)}\nevent-lock: true")
+        done.get()
+
+    def _close(self, session: OutboundSession | None, sock: Any) -> None:
+        """Say goodbye (``exit``) and free everything, never waiting long."""
+        if session is not None:
+            try:
+                if session.connected:
+                    with gevent.Timeout(0.5, False):
+                        session.send("exit")
+            except Exception:  # the far end is gone already: nothing to say goodbye to
+                pass
+            session._run = False  # greenswitch's reader/processor loops
+            greenlets = [g for g in (session._receive_events_greenlet, session._process_events_greenlet) if g]
+            gevent.killall(greenlets, block=False)
+            try:
+                session.sock_file.close()
+            except Exception:
+                pass
+        try:
+            sock.close()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, host: str, port: int) -> StreamServer:
+        self.server = StreamServer((host, port), self.handle, backlog=2048)
+        self.server.start()
+        return self.server
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Stop accepting calls and wait for the ones in progress; True if all finished."""
+        self._draining = True
+        if self.server is not None:
+            self.server.close()
+        finished = self._idle.wait(timeout)
+        return bool(finished)
+
+
+def serve_forever(router: Router, host: str, port: int, metrics_listen: str | None = None,
+                  drain_timeout: float = 30.0) -> None:
+    """Run until SIGTERM/SIGINT, then drain: finish calls in progress, accept no new ones."""
+    from gevent.pywsgi import WSGIServer
+    from prometheus_client import make_wsgi_app
+
+    router.cache.start()
+    router.start(host, port)
+    metrics_server = None
+    if metrics_listen:
+        mhost, _, mport = metrics_listen.rpartition(":")
+        metrics_server = WSGIServer((mhost or "127.0.0.1", int(mport)), make_wsgi_app(router.metrics.registry),
+                                    log=None)
+        metrics_server.start()
+
+    def cache_age() -> None:
+        while True:
+            router.metrics.cache_age.set(router.cache.age if router.cache.age is not None else -1)
+            gevent.sleep(1)
+
+    gevent.spawn(cache_age)
+    stop = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stop.set)
+    gevent.signal_handler(signal.SIGINT, stop.set)
+    log.info("roteador ouvindo em %s:%d%s", host, router.server.server_port if router.server else port,
+             f"; métricas em http://{metrics_listen}/metrics" if metrics_listen else "")
+    stop.wait()
+    log.info("encerrando: não aceita novas chamadas, aguardando %d em andamento", router.active)
+    finished = router.drain(drain_timeout)
+    log.info("encerrado (%s)", "todas as chamadas concluídas" if finished else "tempo de espera esgotado")
+    router.cache.stop()
+    if metrics_server is not None:
+        metrics_server.stop()

@@ -14,7 +14,8 @@ from painel.errors import ValidationError
 @click.option("--metrics", "metrics_listen", default="127.0.0.1:9184", show_default=True,
               help="Endereço:porta das métricas Prometheus ('' desliga).")
 @click.option("--max-calls", default=2000, show_default=True, help="Chamadas simultâneas; acima disso, o padrão.")
-@click.option("--call-timeout", default=2.0, show_default=True, help="Segundos por chamada antes de desistir.")
+@click.option("--call-timeout", default=1.0, show_default=True,
+              help="Segundos por chamada antes de desistir (o watchdog do dialplan dispara em 2-3 s).")
 @click.option("--refresh", default=1.0, show_default=True, help="Segundos entre verificações de regras novas.")
 @click.pass_context
 def router(ctx: click.Context, listen: str | None, metrics_listen: str, max_calls: int, call_timeout: float,

@@ -44,7 +44,8 @@ def multiset_arg(variables: Mapping[str, str]) -> str:
     for key, value in variables.items():
         if not value:
             continue
-        if MULTISET_DELIMITER in value or "\n" in value or "\r" in value:
+        # '${' would be expanded by FreeSWITCH: nothing the router sends is a template
+        if MULTISET_DELIMITER in value or "\n" in value or "\r" in value or "${" in value:
             raise ValueError(f"valor impróprio para multiset em {key}: {value!r}")
         parts.append(f"{key}={value}")
     return "^^" + MULTISET_DELIMITER + MULTISET_DELIMITER.join(parts)
@@ -86,7 +87,7 @@ class Router:
     """Decides and applies one call per connection; bounded concurrency, graceful drain."""
 
     def __init__(self, cache: RulesCache, config: RouterConfig = RouterConfig(), *, max_calls: int = 2000,
-                 call_timeout: float = 2.0, metrics: RouterMetrics | None = None) -> None:
+                 call_timeout: float = 1.0, metrics: RouterMetrics | None = None) -> None:
         self.cache = cache
         self.config = config
         self.max_calls = max_calls

@@ -51,6 +51,49 @@ def router_config(app: AppContext):  # type: ignore[no-untyped-def]
                         gateway_dial_string=s.router_gateway_dial_string)
 
 
+@router.command("export-dids")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="Arquivo de saída (ex.: /etc/freeswitch/dialplan/painel_did_map.xml); '-' = saída padrão.")
+@click.option("--reloadxml", is_flag=True, help="Depois de escrever, roda `fs_cli -x reloadxml`.")
+@pass_app
+def router_export_dids(app: AppContext, output: str, reloadxml: bool) -> None:
+    """Gera o mapa de DIDs do dialplan: a rota padrão de cada DID quando o roteador falha.
+
+    Escreve num arquivo temporário e renomeia, para o FreeSWITCH nunca ler um mapa pela metade.
+
+    \b
+    Exemplo:
+      painel router export-dids -o /etc/freeswitch/dialplan/painel_did_map.xml --reloadxml
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    from painel.errors import InputError
+    from painel.routing import did_map_xml
+
+    with app.sessions() as session:
+        xml = did_map_xml(session, app.settings.router_circuit_dial_string)
+    if output == "-":
+        click.echo(xml, nl=False)
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".painel_did_map.", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(xml)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise InputError(f"não foi possível escrever {output}: {exc.strerror}") from exc
+    click.echo(f"mapa de DIDs escrito em {output} ({xml.count('<extension ')} DIDs)", err=True)
+    if reloadxml:
+        done = subprocess.run(["fs_cli", "-x", "reloadxml"], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise InputError(f"fs_cli reloadxml falhou: {done.stderr.strip() or done.stdout.strip()}")
+        click.echo(done.stdout.strip(), err=True)
+
+
 @router.command("check")
 @click.option("--did", required=True, help="O número chamado (E.164).")
 @click.option("--caller", required=True, help="Quem chama.")

@@ -137,10 +137,10 @@ def blacklist() -> None:
 
 
 @blacklist.command("add")
-@click.option("--circuit", required=True)
+@click.option("--circuit", required=True, help="Número do circuito (conta SIP).")
 @click.argument("number")
 @click.option("--prefix", is_flag=True, help="Bloqueia todos os números que começam assim (ex.: 0303).")
-@click.option("--note", default=None)
+@click.option("--note", default=None, help="Observação (ex.: telemarketing).")
 @click.option("--did", default=None, help="Só nas chamadas para este DID.")
 @click.option("--expires", default=None, help="Data de expiração AAAA-MM-DD (UTC).")
 @pass_app
@@ -168,7 +168,7 @@ def blacklist_add_cmd(app: AppContext, circuit: str, number: str, prefix: bool, 
 
 
 @blacklist.command("remove")
-@click.option("--circuit", required=True)
+@click.option("--circuit", required=True, help="Número do circuito (conta SIP).")
 @click.argument("entry_id", type=int)
 @pass_app
 def blacklist_remove_cmd(app: AppContext, circuit: str, entry_id: int) -> None:
@@ -187,7 +187,7 @@ def blacklist_remove_cmd(app: AppContext, circuit: str, entry_id: int) -> None:
 
 
 @blacklist.command("list")
-@click.option("--circuit", required=True)
+@click.option("--circuit", required=True, help="Número do circuito (conta SIP).")
 @pass_app
 def blacklist_list_cmd(app: AppContext, circuit: str) -> None:
     """Lista a blacklist do circuito com os bloqueios contados.
@@ -226,7 +226,7 @@ def followme() -> None:
 
 
 @followme.command("set")
-@click.option("--did", required=True)
+@click.option("--did", required=True, help="O DID, em E.164 (ex.: 5598987654321).")
 @click.option("--to", "destination", required=True, help="Destino, como o circuito discaria.")
 @click.option("--mode", type=click.Choice(["always", "no_answer", "unavailable"]), default="always",
               show_default=True, help="sempre, não atende após N s, indisponível/ocupado.")
@@ -248,7 +248,7 @@ def followme_set_cmd(app: AppContext, did: str, destination: str, mode: str, tim
 
 
 @followme.command("off")
-@click.option("--did", required=True)
+@click.option("--did", required=True, help="O DID, em E.164 (ex.: 5598987654321).")
 @pass_app
 def followme_off_cmd(app: AppContext, did: str) -> None:
     """Desliga o siga-me.
@@ -285,7 +285,7 @@ def _acb(app: AppContext, did: str, on: bool) -> None:
 
 
 @acb.command("on")
-@click.option("--did", required=True)
+@click.option("--did", required=True, help="O DID, em E.164 (ex.: 5598987654321).")
 @pass_app
 def acb_on(app: AppContext, did: str) -> None:
     """Aceita chamadas a cobrar neste DID.
@@ -298,7 +298,7 @@ def acb_on(app: AppContext, did: str) -> None:
 
 
 @acb.command("off")
-@click.option("--did", required=True)
+@click.option("--did", required=True, help="O DID, em E.164 (ex.: 5598987654321).")
 @pass_app
 def acb_off(app: AppContext, did: str) -> None:
     """Recusa chamadas a cobrar neste DID.

@@ -14,13 +14,14 @@ import logging
 import signal
 import time
 from collections.abc import Mapping
+from urllib.parse import unquote
 from datetime import datetime, timezone
 from typing import Any
 
 import gevent
 import gevent.event
 from gevent.server import StreamServer
-from greenswitch.esl import NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
+from greenswitch.esl import ESLEvent, NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from esl_router.cache import RulesCache
@@ -32,6 +33,70 @@ log = logging.getLogger("painel.router")
 MULTISET_DELIMITER = "~"
 #: the longest value the router accepts from FreeSWITCH's channel data
 MAX_FIELD = 256
+
+
+class SafeEvent(ESLEvent):
+    """An Event Socket header block, split into lines BEFORE URL-decoding each value.
+
+    greenswitch decodes the whole block first, so a caller-controlled value carrying an
+    encoded newline (a SIP header with %0A) would become a header line of its own and
+    could forge Caller-Caller-ID-Number past the blacklist. Here a value stays a value.
+    """
+
+    def parse_data(self, data: str) -> None:
+        last = None
+        for line in data.splitlines():
+            if ": " in line:
+                key, value = line.split(": ", 1)
+                last = key.strip()
+                self.headers[last] = unquote(value).strip()
+            elif last is not None and line.strip():
+                self.headers[last] += "\n" + unquote(line).strip()
+
+
+class PainelSession(OutboundSession):
+    """greenswitch's outbound session with a stricter reader.
+
+    Besides SafeEvent, a connection that breaks (reset, EOF, bytes that are not UTF-8)
+    wakes every command and event still waited for, instead of leaving them to the
+    call timeout: a crashed FreeSWITCH must not hold router capacity.
+    """
+
+    def receive_events(self) -> None:
+        buf = ""
+        while self._run:
+            try:
+                line = self.sock_file.readline()
+                data = line.decode("utf-8") if line else ""
+            except Exception:  # reset, closed file, not UTF-8: the session is over
+                data = ""
+            if not data:
+                break
+            if data == self._EOL:
+                if buf:
+                    try:
+                        self.handle_event(SafeEvent(buf))
+                    except Exception:  # a malformed block (no Content-Type...) ends the session
+                        break
+                buf = ""
+                continue
+            buf += data
+        self._run = False
+        self.connected = False
+        self._fail_pending()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _fail_pending(self) -> None:
+        for pending in list(self._commands_sent):
+            if not pending.ready():
+                pending.set_exception(OutboundSessionHasGoneAway())
+        for waits in self.expected_events.values():
+            for _var, _value, result in waits:
+                if not result.ready():
+                    result.set_exception(OutboundSessionHasGoneAway())
 
 
 class CallTimeout(Exception):
@@ -123,12 +188,12 @@ class Router:
         self.active += 1
         self._idle.clear()
         self.metrics.active.set(self.active)
-        session: OutboundSession | None = None
+        session: PainelSession | None = None
         uuid = "-"
         rule, outcome = "fallback", "ok"
         try:
             with gevent.Timeout(self.call_timeout, CallTimeout):
-                session = OutboundSession(address, sock)
+                session = PainelSession(address, sock)
                 session.connect()
                 call = call_info(session.session_data or {})
                 uuid = call.uuid or "-"

@@ -46,9 +46,7 @@ def router(ctx: click.Context, listen: str | None, metrics_listen: str, max_call
 def router_config(app: AppContext):  # type: ignore[no-untyped-def]
     from esl_router.engine import RouterConfig
 
-    s = app.settings
-    return RouterConfig(circuit_dial_string=s.router_circuit_dial_string,
-                        gateway_dial_string=s.router_gateway_dial_string)
+    return RouterConfig.from_settings(app.settings)
 
 
 @router.command("export-dids")

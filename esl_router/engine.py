@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from painel.dialing import check_destination
 from painel.routing import BlacklistRule, DidRules, FollowMe
@@ -49,6 +50,28 @@ DEFAULT_COLLECT_RULES = (
 )
 
 
+def parse_collect_rules(text: str) -> tuple[CollectRule, ...]:
+    """``"sip_h_X-Call-Type~collect;painel_collect_category=collect"`` -> rules (empty: defaults).
+
+    ``~`` means "contains" and ``=`` "equals", case-insensitive, over channel variables.
+    """
+    rules = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        if "~" in part:
+            variable, value = part.split("~", 1)
+            rules.append(CollectRule(variable.strip(), value.strip(), "contains"))
+        elif "=" in part:
+            variable, value = part.split("=", 1)
+            rules.append(CollectRule(variable.strip(), value.strip(), "equals"))
+        else:
+            raise ValueError(f"regra de chamada a cobrar inválida: {part!r} (use variável~texto ou variável=texto)")
+        if not rules[-1].variable or not rules[-1].value:
+            raise ValueError(f"regra de chamada a cobrar incompleta: {part!r}")
+    return tuple(rules) or DEFAULT_COLLECT_RULES
+
+
 @dataclass(frozen=True, slots=True)
 class RouterConfig:
     circuit_dial_string: str = "user/{circuit}"
@@ -57,6 +80,21 @@ class RouterConfig:
     blacklist_cause: str = "CALL_REJECTED"
     collect_cause: str = "CALL_REJECTED"
     collect_rules: tuple[CollectRule, ...] = DEFAULT_COLLECT_RULES
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "RouterConfig":
+        """The router's configuration from ``painel.settings.Settings``."""
+        from painel.errors import ConfigError
+
+        try:
+            collect = parse_collect_rules(settings.router_collect_rules)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        return cls(circuit_dial_string=settings.router_circuit_dial_string,
+                   gateway_dial_string=settings.router_gateway_dial_string,
+                   unallocated_cause=settings.router_unallocated_cause,
+                   blacklist_cause=settings.router_blacklist_cause,
+                   collect_cause=settings.router_collect_cause, collect_rules=collect)
 
 
 @dataclass(frozen=True, slots=True)

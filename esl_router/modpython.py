@@ -42,8 +42,7 @@ class _State:
 
             settings = load_settings()
             self.engine = create_engine(settings.database_url, pool_size=2, max_overflow=2)
-            self.config = RouterConfig(circuit_dial_string=settings.router_circuit_dial_string,
-                                       gateway_dial_string=settings.router_gateway_dial_string)
+            self.config = RouterConfig.from_settings(settings)
 
     def current(self) -> dict | None:
         """The rules, reloaded when older than REFRESH_SECONDS; the last good ones on errors."""

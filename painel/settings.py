@@ -49,6 +49,13 @@ class Settings:
     #: how the router reaches a circuit's phone, and the carrier (FreeSWITCH dial strings)
     router_circuit_dial_string: str = "user/{circuit}"
     router_gateway_dial_string: str = "sofia/gateway/carrier/{number}"
+    #: how the carrier marks collect calls: "variable~text" (contains) or "variable=text" (equals),
+    #: separated by ";" (empty: the defaults of esl_router.engine.DEFAULT_COLLECT_RULES)
+    router_collect_rules: str = ""
+    #: hangup causes the router answers with (reject decisions)
+    router_unallocated_cause: str = "UNALLOCATED_NUMBER"
+    router_blacklist_cause: str = "CALL_REJECTED"
+    router_collect_cause: str = "CALL_REJECTED"
     log_level: str = "INFO"
 
     def replace(self, **changes: Any) -> "Settings":

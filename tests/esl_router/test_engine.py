@@ -157,3 +157,25 @@ def test_outbound_dialing_rules(number: str, allowed: bool, rule: str | None) ->
 
 def test_outbound_extra_pattern() -> None:
     assert check_destination("08007271234", "98", ["local", "padrao:^55800"]).rule == "padrao:^55800"
+
+
+def test_collect_rules_from_settings() -> None:
+    from esl_router.engine import DEFAULT_COLLECT_RULES, CollectRule, parse_collect_rules
+    from painel.errors import ConfigError
+    from painel.settings import load_settings
+
+    assert parse_collect_rules("") == DEFAULT_COLLECT_RULES
+    rules = parse_collect_rules("sip_h_X-Tipo~a cobrar; r2_category=II-8")
+    assert rules == (CollectRule("sip_h_X-Tipo", "a cobrar", "contains"), CollectRule("r2_category", "II-8", "equals"))
+    cfg = RouterConfig.from_settings(load_settings(environ={"PAINEL_ROUTER_COLLECT_RULES": "r2_category=II-8",
+                                                            "PAINEL_ROUTER_COLLECT_CAUSE": "USER_BUSY"}))
+    d = decide(call("5598981110001", r2_category="ii-8"), rules_(acb=False), NOW, cfg)
+    assert (d.rule, d.variables["painel_hangup_cause"]) == ("collect", "USER_BUSY")
+    # the defaults no longer apply once the operator configured the trunk's own marking
+    assert decide(call("5598981110001", **COLLECT), rules_(acb=False), NOW, cfg).rule == "default"
+    with pytest.raises(ConfigError):
+        RouterConfig.from_settings(load_settings(environ={"PAINEL_ROUTER_COLLECT_RULES": "nonsense"}))
+
+
+def rules_(**kw) -> DidRules:  # type: ignore[no-untyped-def]
+    return rules(**kw)

@@ -119,3 +119,16 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return load_settings(environ={}, overrides={"database_url": db_url, "var_dir": str(tmp_path / "var")})
+
+
+@pytest.fixture
+def demo_db(engine: Engine) -> Engine:
+    """The engine with the demo operator (circuit 8011441 and friends, plan PADRAO) loaded."""
+    from sqlalchemy.orm import Session
+
+    from painel.demo import ensure_operator
+
+    with Session(engine) as session:
+        ensure_operator(session)
+        session.commit()
+    return engine

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cdr_ingest.pipeline import Ingester
-from painel.demo import ensure_operator
 from painel.models import Cdr, Circuit, QuarantinedCdr
 
 LAB = Path(__file__).resolve().parents[1] / "data" / "third_party" / "freeswitch" / "lab_1.10.12"
@@ -46,14 +45,6 @@ EXPECTED = {
     "s6g_out_busy": (("outbound", "local_fixo", 0, "0.00", None), "linked"),
     "s7_router_down": (("inbound", None, 0, "0.00", "fallback"), "linked"),
 }
-
-
-@pytest.fixture
-def demo_db(engine):  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        ensure_operator(session)
-        session.commit()
-    return engine
 
 
 def lab_json_files() -> list[tuple[str, str, str, Path]]:

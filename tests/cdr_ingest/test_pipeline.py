@@ -25,14 +25,6 @@ FS = ROOT / "tests" / "data" / "third_party" / "freeswitch"
 LAB = FS / "lab_1.10.12"
 
 
-@pytest.fixture
-def demo_db(engine):  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        ensure_operator(session)
-        session.commit()
-    return engine
-
-
 def scaled_lab_csv(path: Path, copies: int, *, extra: list[str] = ()) -> int:  # type: ignore[assignment]
     """Master_painel.csv repeated with fresh uuids (links kept), plus ``extra`` lines."""
     lines = (LAB / "cdr_csv" / "Master_painel.csv").read_text().splitlines()

@@ -9,3 +9,7 @@ Painel está pronto (SQLite em var/painel.db).
   Explicar uma tarifa:    .venv/bin/painel cdr explain --circuit 8011441 --to 0218632221234 --seconds 37
   Planos:                 .venv/bin/painel rates export
 TXT
+cat <<TXT
+  Decisão do roteador:    .venv/bin/painel router check --did 5598987654321 --caller 5511988887777
+  Roteador (FreeSWITCH):  .venv/bin/painel router --listen 127.0.0.1:8084   (fs-config/README.md)
+TXT

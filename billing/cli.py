@@ -49,7 +49,8 @@ def bill_close(app: AppContext, month: str | None, previous_month: bool, circuit
       painel bill close --month 2025-08
       painel bill close --previous-month --strict
     """
-    from billing.close import check_month, circuits_to_close, close_month
+    from billing.close import circuits_to_close, close_month
+    from painel.periods import check_month
     from billing.close import previous_month as last_month
 
     if (month is None) == (not previous_month):

@@ -9,7 +9,6 @@ month.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -26,14 +25,13 @@ from painel.catalog import version_rules
 from painel.errors import NoPlan, UnknownCircuit, ValidationError
 from painel.fmt import mes_ref
 from painel.locks import job_lock
-from painel.models import Cdr, Circuit, Invoice, InvoiceLine, QuarantinedCdr, RatePlan, RatePlanVersion
+from painel.models import BILLED_DIRECTIONS, Cdr, Circuit, Invoice, InvoiceLine, QuarantinedCdr, RatePlan, RatePlanVersion
+from painel.periods import check_month
 from painel.rating import select_version
 
 log = logging.getLogger("painel.billing.close")
 
 LOCK_NAME = "bill-close"
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-BILLED_DIRECTIONS = ("outbound", "forwarded", "collect")
 CLOSED_STATES = ("closed", "paid")
 DUE_DAYS = 10
 ZERO = Decimal("0.00")
@@ -58,12 +56,6 @@ class CloseResult:
 
 
 # ------------------------------------------------------------------ months
-
-
-def check_month(month: str) -> str:
-    if not isinstance(month, str) or not MONTH_RE.match(month):
-        raise ValidationError(f"mês inválido {month!r}: use AAAA-MM (ex.: 2025-08)")
-    return month
 
 
 def month_of(moment: datetime, zone: ZoneInfo) -> str:

@@ -19,12 +19,12 @@ from cdr_ingest.records import CdrRecord
 from painel.catalog import Catalog, CircuitInfo
 from painel.categories import Category
 from painel.errors import InvalidNumber, NoPlan
+from painel.models import BILLED_DIRECTIONS
 from painel.numbering import normalize_and_classify
 from painel.rating import PlanVersionRules, Rated, rate_call, select_version
 
 DIRECTIONS = frozenset({"inbound", "outbound", "forwarded", "collect"})
 #: directions the circuit pays for; received calls cost zero
-BILLED_DIRECTIONS = frozenset({"outbound", "forwarded", "collect"})
 #: dialplan contexts of legs created by Painel's own bridges (DESIGN.md, lab finding 5)
 B_LEG_CONTEXTS = frozenset({"painel_actions"})
 #: contexts whose a-legs always get painel_* from the dialplan: a leg there without

@@ -183,6 +183,8 @@ class Ingester:
             with Session(self.engine) as session:
                 self._catalog = load_catalog(session)
             self._catalog_loaded_at = time.monotonic()
+            # asked again with the catalog: a long-running receiver sees new quarantine entries
+            self._unresolved_quarantine = None
         except self.db_errors as exc:
             raise _db_error(exc) from exc
 
@@ -235,6 +237,7 @@ class Ingester:
         store.link_b_legs(conn, prep.pairs)
         store.insert_quarantine(conn, prep.quarantine)
         stats.quarantined = len(prep.quarantine)
+
         if inserted and self._has_unresolved_quarantine(conn):
             store.resolve_quarantine(conn, [r[0] for r in rows], datetime.now(timezone.utc))
         return stats

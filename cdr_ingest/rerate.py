@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -11,16 +10,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from cdr_ingest.attribution import BILLED_DIRECTIONS, Quarantine, price_call
+from cdr_ingest.attribution import Quarantine, price_call
 from painel.audit import record
 from painel.catalog import load_catalog
 from painel.errors import ConflictError, UnknownCircuit, ValidationError
 from painel.fmt import brl
 from painel.locks import job_lock
-from painel.models import Cdr, Circuit, Invoice
+from painel.models import BILLED_DIRECTIONS, Cdr, Circuit, Invoice
+from painel.periods import check_month
 
 log = logging.getLogger("painel.cdr.rerate")
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass
@@ -34,12 +33,6 @@ class RerateResult:
     def summary(self) -> str:
         return (f"examinadas={self.examined} alteradas={self.changed} falhas={self.failed} "
                 f"total_antes={brl(self.total_before)} total_depois={brl(self.total_after)}")
-
-
-def check_month(month: str) -> str:
-    if not MONTH_RE.match(month):
-        raise ValidationError(f"mês inválido {month!r}: use AAAA-MM")
-    return month
 
 
 def rerate(engine: Engine, month: str, *, circuit: str | None = None, force: bool = False,
@@ -66,7 +59,7 @@ def rerate(engine: Engine, month: str, *, circuit: str | None = None, force: boo
         catalog = load_catalog(session)
         stmt = select(Cdr.id, Cdr.circuit_id, Cdr.direction, Cdr.caller_raw, Cdr.destination_raw, Cdr.billsec,
                       Cdr.start_utc, Cdr.amount, Cdr.billable_seconds, Cdr.plan_version_id, Cdr.category).where(
-            Cdr.bill_month == month, Cdr.role == "call", Cdr.direction.in_(tuple(BILLED_DIRECTIONS)))
+            Cdr.bill_month == month, Cdr.role == "call", Cdr.direction.in_(BILLED_DIRECTIONS))
         if circuit_id is not None:
             stmt = stmt.where(Cdr.circuit_id == circuit_id)
         updates: list[dict] = []

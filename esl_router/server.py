@@ -167,11 +167,12 @@ class Router:
     # ------------------------------------------------------------------ decision
     def decide(self, call: CallInfo) -> tuple[Decision, str | None]:
         """The decision, and the fallback reason when the rules could not be used."""
-        if not call.destination or not did_digits(call.destination):
+        did = did_digits(call.destination) if call.destination else ""
+        if not did:
             return fallback(call, None, self.config), "no_destination"
         if not self.cache.loaded:
             return fallback(call, None, self.config), "no_rules"
-        rules = self.cache.get(did_digits(call.destination))
+        rules = self.cache.get(did)
         decision = decide(call, rules, datetime.now(timezone.utc), self.config)
         if decision.blacklist_id is not None:
             self.cache.count_hit(decision.blacklist_id)

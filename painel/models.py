@@ -236,6 +236,10 @@ class Holiday(Base):
 # --------------------------------------------------------------------------- CDRs
 
 
+#: business directions the circuit pays for; received calls cost zero
+BILLED_DIRECTIONS = ("outbound", "forwarded", "collect")
+
+
 class Cdr(Base):
     """One leg FreeSWITCH reported, unique by its channel UUID.
 

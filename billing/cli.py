@@ -1,4 +1,4 @@
-"""``painel bill …``: closing a month into invoices."""
+"""``painel bill …``: closing a month into invoices, and their PDFs."""
 from __future__ import annotations
 
 import logging
@@ -14,12 +14,13 @@ log = logging.getLogger("painel.billing")
 
 @click.group("bill", cls=PainelGroup)
 def bill() -> None:
-    """Faturamento mensal: fechamento do mês em faturas.
+    """Faturamento mensal: fechamento do mês em faturas e PDFs.
 
     \b
     Exemplo:
       painel bill close --previous-month
       painel bill close --month 2025-08 --circuit 8011441
+      painel bill pdf --month 2025-08
     """
 
 
@@ -71,6 +72,70 @@ def bill_close(app: AppContext, month: str | None, previous_month: bool, circuit
         click.echo(f"aviso: {warning}", err=True)
     for number, error in sorted(result.failures.items()):
         click.echo(f"falha: circuito {number}: {error}", err=True)
+    click.echo(result.summary())
+    if result.failed:
+        click.get_current_context().exit(EXIT_FAILURE)
+
+
+@bill.command("pdf")
+@click.option("--invoice", "invoice_id", type=int, default=None, help="Número (id) da fatura a gerar.")
+@click.option("--month", default=None, help="Gera os PDFs de todas as faturas fechadas do mês, AAAA-MM.")
+@click.option("--circuit", default=None, help="Com --month: só as faturas deste circuito.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Com --invoice: copia o PDF também para este arquivo.")
+@click.option("--workers", type=int, default=None,
+              help="Processos em paralelo com --month (padrão: pdf_workers, ou um por núcleo).")
+@click.option("--force", is_flag=True, help="Gera de novo mesmo se o arquivo guardado estiver em dia.")
+@click.option("--progress/--no-progress", default=None, help="Barra de progresso (padrão: só em terminal).")
+@pass_app
+def bill_pdf(app: AppContext, invoice_id: int | None, month: str | None, circuit: str | None, output: str | None,
+             workers: int | None, force: bool, progress: bool | None) -> None:
+    """Gera o PDF de uma fatura, ou de todas as faturas de um mês.
+
+    O PDF é guardado no diretório de faturas (pdf_dir, padrão var/faturas) com a
+    soma SHA-256 registrada na fatura. Um arquivo que sumiu, foi alterado ou cujos
+    dados mudaram (um pagamento muda a situação impressa) é gerado de novo; um
+    arquivo em dia é reaproveitado. Com --month, as faturas são geradas em
+    processos paralelos e a execução termina com a linha
+    `rendered=N current=N failed=N`. Código de saída 0 quando tudo foi gerado,
+    1 se alguma fatura falhou, 2 fatura ou mês inválido.
+
+    \b
+    Exemplo:
+      painel bill pdf --invoice 42 -o fatura-42.pdf
+      painel bill pdf --month 2025-08 --workers 2
+    """
+    import shutil
+
+    from billing.pdf import ensure_pdf, invoices_of_month, render_month
+    from painel.periods import check_month
+
+    if (invoice_id is None) == (month is None):
+        raise ValidationError("informe --invoice ID ou --month AAAA-MM (um dos dois)")
+    if invoice_id is not None:
+        if circuit is not None:
+            raise ValidationError("--circuit só vale com --month")
+        result = ensure_pdf(app.engine, invoice_id, app.settings, force=force)
+        if output:
+            shutil.copyfile(result.path, output)
+        state = "gerado" if result.rendered else "em dia"
+        click.echo(f"fatura {invoice_id}: {output or result.path} ({state}, sha256 {result.sha256})")
+        return
+    if output:
+        raise ValidationError("-o/--output só vale com --invoice")
+    assert month is not None
+    check_month(month)
+    workers = workers or app.settings.pdf_workers or None
+    show = sys.stderr.isatty() if progress is None else progress
+    if show:
+        total = len(invoices_of_month(app.engine, month, circuit))
+        with click.progressbar(length=total, label=f"PDFs de {month}", file=sys.stderr, show_pos=True) as bar:
+            result = render_month(app.engine, app.settings, month, circuit=circuit, workers=workers, force=force,
+                                  progress=bar.update)
+    else:
+        result = render_month(app.engine, app.settings, month, circuit=circuit, workers=workers, force=force)
+    for failed_id, error in sorted(result.failures.items()):
+        click.echo(f"falha: fatura {failed_id}: {error}", err=True)
     click.echo(result.summary())
     if result.failed:
         click.get_current_context().exit(EXIT_FAILURE)

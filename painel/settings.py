@@ -57,6 +57,15 @@ class Settings:
     router_blacklist_cause: str = "CALL_REJECTED"
     router_collect_cause: str = "CALL_REJECTED"
     log_level: str = "INFO"
+    #: the operator as printed on invoices (name, CNPJ digits, address, support contact)
+    operator_name: str = "Operadora Painel Telecom"
+    operator_document: str = ""
+    operator_address: str = ""
+    operator_contact: str = ""
+    #: where invoice PDFs are written (empty: <var_dir>/faturas)
+    pdf_dir: str = ""
+    #: worker processes that render a month's PDFs (0: one per core)
+    pdf_workers: int = 0
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

@@ -1,0 +1,149 @@
+"""The "Gráfico Mensal dos Planos": how many calls of each type, month by month.
+
+The seed's FAQ is explicit: the chart shows quantities of calls, not money. A call is
+counted when the circuit placed it and was answered (outbound, forwarded by follow-me,
+or an accepted collect call): the calls the invoice itemizes. Categories are grouped as
+the chart's five types (local, LDN, LDI, móvel, outros).
+
+``chart_data`` is pure; ``monthly_counts`` reads the database; ``render_png`` draws with
+matplotlib's Agg backend and returns the same bytes for the same data (no timestamp in
+the PNG), so an invoice's PDF checksum depends only on its data.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from painel.categories import CHART_GROUPS, Category
+from painel.fmt import mes_ref
+from painel.models import BILLED_DIRECTIONS, Cdr
+
+#: Okabe & Ito's palette, distinguishable with the common colour-vision deficiencies,
+#: in the order of CHART_GROUPS (local, LDN, LDI, móvel, outros)
+PALETTE: dict[str, str] = {
+    "local": "#0072B2",  # blue
+    "ldn": "#E69F00",  # orange
+    "ldi": "#009E73",  # bluish green
+    "movel": "#CC79A7",  # reddish purple
+    "outros": "#999999",  # grey
+}
+#: hatches as a second cue, for grey-scale prints
+HATCHES: dict[str, str] = {"local": "", "ldn": "//", "ldi": "..", "movel": "\\\\", "outros": "xx"}
+
+Y_LABEL = "Quantidade de ligações"
+TITLE = "Gráfico Mensal dos Planos"
+
+
+@dataclass(frozen=True, slots=True)
+class ChartData:
+    """Call counts per month (oldest first) and chart group."""
+
+    months: tuple[str, ...]  # YYYY-MM
+    counts: dict[str, tuple[int, ...]]  # group -> one count per month
+
+    @property
+    def total(self) -> int:
+        return sum(sum(values) for values in self.counts.values())
+
+    def month_total(self, index: int) -> int:
+        return sum(values[index] for values in self.counts.values())
+
+
+def last_months(end_month: str, count: int = 12) -> tuple[str, ...]:
+    """The ``count`` months ending with ``end_month``, oldest first."""
+    year, mon = (int(x) for x in end_month.split("-"))
+    out = []
+    for _ in range(count):
+        out.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return tuple(reversed(out))
+
+
+def group_of(category: str | None) -> str:
+    try:
+        return Category(category).group if category else "outros"
+    except ValueError:
+        return "outros"
+
+
+def chart_data(rows: Iterable[tuple[str, str | None, int]], months: Sequence[str]) -> ChartData:
+    """Fold ``(month, category, calls)`` rows into counts per chart group for ``months``."""
+    index = {m: i for i, m in enumerate(months)}
+    acc = {group: [0] * len(months) for group in CHART_GROUPS}
+    for month, category, calls in rows:
+        i = index.get(month)
+        if i is not None:
+            acc[group_of(category)][i] += int(calls)
+    return ChartData(tuple(months), {g: tuple(v) for g, v in acc.items()})
+
+
+def monthly_counts(session: Session, circuit_ids: Sequence[int], end_month: str, count: int = 12) -> ChartData:
+    """Answered calls placed by ``circuit_ids`` per month and group, for the ``count`` months to ``end_month``.
+
+    Months are the billing months (the circuit's time zone), as on the invoices.
+    """
+    months = last_months(end_month, count)
+    if not circuit_ids:
+        return chart_data((), months)
+    rows = session.execute(
+        select(Cdr.bill_month, Cdr.category, func.count())
+        .where(Cdr.circuit_id.in_(list(circuit_ids)), Cdr.role == "call",
+               Cdr.direction.in_(BILLED_DIRECTIONS), Cdr.billsec > 0,
+               Cdr.bill_month >= months[0], Cdr.bill_month <= months[-1])
+        .group_by(Cdr.bill_month, Cdr.category)
+    ).all()
+    return chart_data(((m, c, n) for m, c, n in rows), months)
+
+
+def month_label(month: str) -> str:
+    """``2026-10`` -> ``10/26`` (the axis has no room for four-digit years)."""
+    return mes_ref(month)[:3] + month[2:4]
+
+
+_lock = threading.Lock()
+
+
+def render_png(data: ChartData, *, width_in: float = 7.2, height_in: float = 2.5, dpi: int = 110,
+               title: str | None = None) -> bytes:
+    """Stacked bars of ``data`` as PNG bytes (deterministic for the same data)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    with _lock:  # matplotlib's text layout caches are not thread-safe
+        fig = Figure(figsize=(width_in, height_in), dpi=dpi)
+        fig.subplots_adjust(left=0.08, right=0.99, bottom=0.13, top=0.80 if title else 0.86)
+        ax = fig.add_subplot()
+        positions = range(len(data.months))
+        bottom = [0] * len(data.months)
+        for group, label in CHART_GROUPS.items():
+            values = data.counts.get(group, (0,) * len(data.months))
+            ax.bar(positions, values, 0.7, bottom=bottom, label=label, color=PALETTE[group],
+                   hatch=HATCHES[group], edgecolor="white", linewidth=0.4)
+            bottom = [b + v for b, v in zip(bottom, values)]
+        ax.set_xticks(list(positions), [month_label(m) for m in data.months], fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_ylabel(Y_LABEL, fontsize=7)
+        ax.set_xlim(-0.6, len(data.months) - 0.4)
+        if max(bottom, default=0) == 0:
+            ax.set_ylim(0, 1)
+            ax.set_yticks([0, 1])
+            ax.text(0.5, 0.5, "Nenhuma ligação no período", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=8, color="#555555")
+        else:
+            ax.yaxis.get_major_locator().set_params(integer=True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.legend(ncols=len(CHART_GROUPS), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False,
+                  fontsize=7, handlelength=1.2, columnspacing=1.2)
+        if title:
+            fig.suptitle(title, fontsize=9, y=0.99)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+    return buffer.getvalue()

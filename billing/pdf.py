@@ -13,9 +13,10 @@ Three layers, as everywhere in Painel:
 
 Speed: an itemized table of one cell per value costs xhtml2pdf a paragraph per cell
 (about 750 ms for 200 calls). The template instead puts a page's worth of calls in one
-table row, one cell per column, the values separated by line breaks: the columns stay
+table row, one preformatted cell per column, one value per line: the columns stay
 aligned (same font, same leading, no wrapping) and a 200-call invoice renders with about
-thirty cells. ``bench/billing.py`` measures it against ReportLab's platypus.
+thirty cells. The chart reuses one matplotlib figure per process. ``bench/pdf.py``
+measures it against ReportLab's platypus.
 """
 from __future__ import annotations
 
@@ -166,8 +167,16 @@ class CallChunk:
     amount: Markup
 
 
+NBSP = "\u00a0"
+
+
 def _column(values: Sequence[str]) -> Markup:
-    return Markup("<br/>").join(escape(v[:MAX_CELL]) for v in values)
+    """A column of a chunk: one value per line (the cell is ``white-space: pre``).
+
+    Spaces inside a value become no-break spaces: xhtml2pdf turns every plain space of a
+    preformatted cell into a fragment of its own, which doubles the cost of the table.
+    """
+    return Markup("\n").join(escape(v[:MAX_CELL].replace(" ", NBSP)) for v in values)
 
 
 def call_chunks(calls: Sequence[PrintedCall], first: int = FIRST_CHUNK, size: int = CHUNK) -> list[CallChunk]:

@@ -87,3 +87,18 @@ def test_empty_chart_still_renders() -> None:
     data = ChartData(last_months("2026-10"), {g: (0,) * 12 for g in CHART_GROUPS})
     png = render_png(data, title="Gráfico Mensal dos Planos")
     assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).size == (792, 275)
+
+
+def test_reused_figure_gives_the_bytes_of_a_fresh_process() -> None:
+    """The figure is reused between renders: earlier charts must leave no trace."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from billing.chart import chart_data, last_months, render_png; "
+              "sys.stdout.buffer.write(render_png(chart_data([('2026-10', 'ldi', 7), ('2026-03', 'local_fixo', 2)], "
+              "last_months('2026-10'))))")
+    fresh = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True).stdout
+    months = last_months("2026-10")
+    render_png(chart_data([("2026-10", "local_fixo", 400), ("2026-01", "movel_vc1", 90)], months))
+    render_png(chart_data([], months))
+    assert render_png(chart_data([("2026-10", "ldi", 7), ("2026-03", "local_fixo", 2)], months)) == fresh

@@ -83,11 +83,12 @@ def db_current(app: AppContext) -> None:
 def _mount() -> None:
     """Attach the components' command groups."""
     from billing.cli import bill
+    from billing.pay_cli import pay
     from cdr_ingest.cli import cdr, rates
     from esl_router.cli import acb, blacklist, followme, router
     from painel.demo import demo
 
-    for command in (cdr, rates, demo, router, blacklist, followme, acb, bill):
+    for command in (cdr, rates, demo, router, blacklist, followme, acb, bill, pay):
         main.add_command(command)
 
 

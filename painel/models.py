@@ -391,7 +391,14 @@ class InvoiceLine(Base):
 
 
 class Payment(Base):
+    """Pagamento: an amount received for one invoice (partial payments add up).
+
+    A bank reference identifies a payment: the same non-empty reference on the same
+    invoice is a duplicate (bank files are imported again); NULL references stay distinct.
+    """
+
     __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("invoice_id", "reference"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)

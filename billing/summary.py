@@ -1,0 +1,238 @@
+"""The customer's invoices as the portal's "Faturas" page shows them (seed: consultar-fatura).
+
+* Fatura em Aberto: the running total of the current month, summed over the customer's
+  active circuits (the current month in each circuit's own time zone), with one entry
+  per circuit ("8011441 - SaperxTeste").
+* Última Fatura: the last closed month across the customer's circuits, the sum of that
+  month's issued invoices, whether all are paid and what is still owed.
+* Histórico de Faturas: per year, one row per month (MM/AAAA) with its total and the
+  individual invoices (each is downloaded on its own).
+
+Issued invoices are those in state closed or paid; an inactive circuit's past invoices
+stay in the history, while only active circuits run an open invoice. Totals are exact
+``Decimal`` sums.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.close import CLOSED_STATES, month_of, open_invoice_total
+from billing.payments import Balance, balance_of, paid_amounts
+from painel.errors import NotFound, ValidationError
+from painel.fmt import mes_ref
+from painel.models import Circuit, Customer, Invoice
+
+ZERO = Decimal("0.00")
+OPEN_LABEL = "Mês de Referência: Atual"
+
+
+class UnknownCustomer(NotFound):
+    def __init__(self, customer: int | str) -> None:
+        super().__init__(f"cliente desconhecido: {customer}", reason="unknown_customer")
+        self.customer = customer
+
+
+def circuit_label(number: str, name: str) -> str:
+    """``8011441 - SaperxTeste`` (just the number when the circuit has no name)."""
+    return f"{number} - {name}" if name else number
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    """One active circuit's invoice of its current month (running total)."""
+
+    circuit_id: int
+    circuit_number: str
+    circuit_name: str
+    month: str  # YYYY-MM in the circuit's time zone
+    total: Decimal
+    #: the open Invoice row of the month, when one exists
+    invoice_id: int | None
+
+    @property
+    def label(self) -> str:
+        return circuit_label(self.circuit_number, self.circuit_name)
+
+
+@dataclass(frozen=True)
+class IssuedInvoice:
+    """A closed or paid invoice of one circuit."""
+
+    invoice_id: int
+    circuit_id: int
+    circuit_number: str
+    circuit_name: str
+    month: str
+    total: Decimal
+    state: str
+    balance: Balance
+
+    @property
+    def paid(self) -> bool:
+        """Nothing left to pay: state paid, or a closed invoice of R$ 0,00 (an empty month)."""
+        return self.balance.outstanding == 0
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return self.balance.paid
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.balance.outstanding
+
+    @property
+    def label(self) -> str:
+        return circuit_label(self.circuit_number, self.circuit_name)
+
+
+@dataclass(frozen=True)
+class MonthInvoices:
+    """A month of the history: the sum over the customer's invoices of that month."""
+
+    month: str
+    invoices: tuple[IssuedInvoice, ...]
+
+    @property
+    def label(self) -> str:
+        return mes_ref(self.month)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((i.total for i in self.invoices), ZERO)
+
+    @property
+    def paid(self) -> bool:
+        """Every invoice of the month is paid."""
+        return all(i.paid for i in self.invoices)
+
+    @property
+    def outstanding(self) -> Decimal:
+        return sum((i.outstanding for i in self.invoices), ZERO)
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    customer_id: int
+    customer_name: str
+    #: Fatura em Aberto: the current month's running total over the active circuits
+    open_total: Decimal
+    open_invoices: tuple[OpenInvoice, ...]
+    #: Última Fatura: the last closed month (None before the first close)
+    last_invoice: MonthInvoices | None
+    #: what the customer still owes on issued invoices, and on how many
+    unpaid_total: Decimal
+    unpaid_count: int
+    #: years with issued invoices, most recent first
+    years: tuple[int, ...]
+    open_label: str = OPEN_LABEL
+
+
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValidationError("a data de referência precisa de fuso horário")
+    return now.astimezone(timezone.utc)
+
+
+def _customer(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise UnknownCustomer(customer_id)
+    return customer
+
+
+def _issued(session: Session, customer_id: int, *, months: tuple[str, str] | None = None,
+            states: tuple[str, ...] = CLOSED_STATES) -> list[IssuedInvoice]:
+    """The customer's issued invoices (optionally within [first, last] month), newest month first."""
+    query = (select(Invoice.id, Invoice.circuit_id, Circuit.number, Circuit.name, Invoice.month, Invoice.total,
+                    Invoice.state)
+             .join(Circuit, Circuit.id == Invoice.circuit_id)
+             .where(Circuit.customer_id == customer_id, Invoice.state.in_(states)))
+    if months is not None:
+        query = query.where(Invoice.month >= months[0], Invoice.month <= months[1])
+    rows = session.execute(query.order_by(Invoice.month.desc(), Circuit.number, Invoice.id)).all()
+    paid = paid_amounts(session, [r.id for r in rows])
+    return [IssuedInvoice(invoice_id=r.id, circuit_id=r.circuit_id, circuit_number=r.number, circuit_name=r.name,
+                          month=r.month, total=r.total, state=r.state,
+                          balance=balance_of(r.id, r.state, r.total, paid[r.id]))
+            for r in rows]
+
+
+def _by_month(invoices: list[IssuedInvoice]) -> list[MonthInvoices]:
+    months: dict[str, list[IssuedInvoice]] = {}
+    for invoice in invoices:
+        months.setdefault(invoice.month, []).append(invoice)
+    return [MonthInvoices(month, tuple(items)) for month, items in sorted(months.items(), reverse=True)]
+
+
+def open_invoices(session: Session, customer_id: int, now: datetime) -> list[OpenInvoice]:
+    """Each active circuit's current month (in its own time zone) with its running total."""
+    now = _utc(now)
+    _customer(session, customer_id)
+    circuits = session.scalars(select(Circuit).where(Circuit.customer_id == customer_id,
+                                                     Circuit.active.is_(True)).order_by(Circuit.number)).all()
+    out = []
+    for circuit in circuits:
+        month = month_of(now, ZoneInfo(circuit.timezone))
+        invoice_id = session.scalar(select(Invoice.id).where(Invoice.circuit_id == circuit.id, Invoice.month == month,
+                                                             Invoice.state == "open"))
+        out.append(OpenInvoice(circuit_id=circuit.id, circuit_number=circuit.number, circuit_name=circuit.name,
+                               month=month, total=open_invoice_total(session, circuit.id, month),
+                               invoice_id=invoice_id))
+    return out
+
+
+def last_invoice(session: Session, customer_id: int) -> MonthInvoices | None:
+    """Última Fatura: the invoices of the last month closed for any of the customer's circuits."""
+    _customer(session, customer_id)
+    month = session.scalar(select(Invoice.month).join(Circuit, Circuit.id == Invoice.circuit_id)
+                           .where(Circuit.customer_id == customer_id, Invoice.state.in_(CLOSED_STATES))
+                           .order_by(Invoice.month.desc()).limit(1))
+    if month is None:
+        return None
+    return MonthInvoices(month, tuple(_issued(session, customer_id, months=(month, month))))
+
+
+def unpaid_invoices(session: Session, customer_id: int) -> list[IssuedInvoice]:
+    """Issued invoices with something left to pay, newest first, each with what it still owes."""
+    _customer(session, customer_id)
+    return [i for i in _issued(session, customer_id, states=("closed",)) if i.outstanding > 0]
+
+
+def history(session: Session, customer_id: int, year: int) -> list[MonthInvoices]:
+    """Histórico de Faturas of ``year``: one row per month with issued invoices, newest first."""
+    _customer(session, customer_id)
+    if not 1 <= year <= 9999:
+        raise ValidationError(f"ano inválido: {year}")
+    return _by_month(_issued(session, customer_id, months=(f"{year:04d}-01", f"{year:04d}-12")))
+
+
+def history_years(session: Session, customer_id: int) -> list[int]:
+    """The years with issued invoices for the customer, most recent first."""
+    _customer(session, customer_id)
+    months = session.scalars(select(Invoice.month).join(Circuit, Circuit.id == Invoice.circuit_id)
+                             .where(Circuit.customer_id == customer_id, Invoice.state.in_(CLOSED_STATES))
+                             .distinct())
+    return sorted({int(m[:4]) for m in months}, reverse=True)
+
+
+def customer_summary(session: Session, customer_id: int, now: datetime) -> CustomerSummary:
+    """Resumo do Cliente: name, Fatura em Aberto, Última Fatura, what is owed, the history's years."""
+    customer = _customer(session, customer_id)
+    current = open_invoices(session, customer_id, now)
+    unpaid = unpaid_invoices(session, customer_id)
+    return CustomerSummary(
+        customer_id=customer.id,
+        customer_name=customer.name,
+        open_total=sum((o.total for o in current), ZERO),
+        open_invoices=tuple(current),
+        last_invoice=last_invoice(session, customer_id),
+        unpaid_total=sum((i.outstanding for i in unpaid), ZERO),
+        unpaid_count=len(unpaid),
+        years=tuple(history_years(session, customer_id)),
+    )

@@ -233,15 +233,19 @@ def _month_bounds(month: str) -> tuple[date, date]:
     return first, date.fromordinal(nxt.toordinal() - 1)
 
 
-def payment_status(state: str, total: Decimal, paid: Decimal, paid_at: datetime | None, zone: ZoneInfo,
+def payment_status(state: str, total: Decimal, paid: Decimal, last_paid_on: date | None,
                    due_on: date | None) -> tuple[str, bool]:
-    """The printed "Situação" and whether the invoice counts as paid."""
+    """The printed "Situação" and whether the invoice counts as paid.
+
+    ``last_paid_on`` is the date of the latest payment (the bank's date, not when it
+    was registered here).
+    """
     if state == "open":
         return "Em aberto (mês em curso)", False
     if total <= 0:
         return "Nada a pagar", True
     if paid >= total:
-        when = f" em {data_br(paid_at.astimezone(zone))}" if paid_at else ""
+        when = f" em {data_br(last_paid_on)}" if last_paid_on else ""
         extra = f" (pago a maior: {brl(paid - total)})" if paid > total else ""
         return f"Paga{when}{extra}", True
     if paid > 0:
@@ -286,8 +290,9 @@ def load_document(session: Session, invoice_id: int, operator: Operator) -> Invo
     circuit = invoice.circuit
     customer = session.get(Customer, circuit.customer_id)
     zone = ZoneInfo(circuit.timezone)
-    paid = session.scalar(select(func.sum(Payment.amount)).where(Payment.invoice_id == invoice.id)) or ZERO
-    status, is_paid = payment_status(invoice.state, invoice.total, paid, invoice.paid_at, zone, invoice.due_on)
+    paid, last_paid_on = session.execute(select(func.sum(Payment.amount), func.max(Payment.paid_on))
+                                         .where(Payment.invoice_id == invoice.id)).one()
+    status, is_paid = payment_status(invoice.state, invoice.total, paid or ZERO, last_paid_on, invoice.due_on)
     first, last = _month_bounds(invoice.month)
     lines = tuple(
         PrintedLine(line.description, str(line.calls) if line.kind != "monthly_fee" else "",

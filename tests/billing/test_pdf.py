@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.close import close_month
+from billing.payments import apply_payment
 from billing.pdf import (
     CHUNK,
     FIRST_CHUNK,
@@ -185,10 +186,9 @@ def test_a_payment_changes_the_printed_status_and_the_file(closed_db, settings) 
     before = ensure_pdf(closed_db, invoice_id, settings)
     with Session(closed_db) as s:
         inv = s.get(Invoice, invoice_id)
-        s.add(Payment(invoice_id=invoice_id, amount=inv.total, paid_on=date(2026, 11, 25), reference="t"))
-        inv.state = "paid"
-        inv.paid_at = datetime(2026, 11, 25, 13, tzinfo=timezone.utc)
-        s.commit()
+        total = inv.total
+    register = apply_payment(closed_db, invoice_id, total, date(2026, 11, 25), "BB-1", now=NOW)
+    assert register.became_paid and register.balance.is_paid
     after = ensure_pdf(closed_db, invoice_id, settings)
     assert after.rendered and after.sha256 != before.sha256 and after.path != before.path
     assert not before.path.exists(), "the out-of-date file is removed"
@@ -252,22 +252,16 @@ def test_format_number(e164, raw, shown) -> None:  # type: ignore[no-untyped-def
     assert format_number(e164, raw) == shown
 
 
-Z = ZoneInfo("America/Fortaleza")
-
-
-@pytest.mark.parametrize("state, total, paid, paid_at, expected", [
+@pytest.mark.parametrize("state, total, paid, paid_on, expected", [
     ("closed", "63.45", "0", None, ("Aguardando pagamento, vencimento 08/12/2026", False)),
-    ("closed", "63.45", "20.00", None, ("Parcialmente paga: R$ 20,00 de R$ 63,45; falta R$ 43,45", False)),
-    ("paid", "63.45", "63.45", datetime(2026, 12, 5, 15, tzinfo=timezone.utc), ("Paga em 05/12/2026", True)),
-    # 02:00 UTC is still the evening before in Fortaleza (UTC-3)
-    ("paid", "63.45", "63.45", datetime(2026, 12, 5, 2, tzinfo=timezone.utc), ("Paga em 04/12/2026", True)),
-    ("paid", "63.45", "70.00", datetime(2026, 12, 5, 15, tzinfo=timezone.utc),
-     ("Paga em 05/12/2026 (pago a maior: R$ 6,55)", True)),
+    ("closed", "63.45", "20.00", date(2026, 12, 1), ("Parcialmente paga: R$ 20,00 de R$ 63,45; falta R$ 43,45", False)),
+    ("paid", "63.45", "63.45", date(2026, 12, 5), ("Paga em 05/12/2026", True)),
+    ("paid", "63.45", "70.00", date(2026, 12, 5), ("Paga em 05/12/2026 (pago a maior: R$ 6,55)", True)),
     ("closed", "0.00", "0", None, ("Nada a pagar", True)),
     ("open", "10.00", "0", None, ("Em aberto (mês em curso)", False)),
 ])
-def test_payment_status(state, total, paid, paid_at, expected) -> None:  # type: ignore[no-untyped-def]
-    assert payment_status(state, D(total), D(paid), paid_at, Z, date(2026, 12, 8)) == expected
+def test_payment_status(state, total, paid, paid_on, expected) -> None:  # type: ignore[no-untyped-def]
+    assert payment_status(state, D(total), D(paid), paid_on, date(2026, 12, 8)) == expected
 
 
 def test_call_chunks_keep_every_value_in_order_and_escape() -> None:

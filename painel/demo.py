@@ -249,17 +249,97 @@ def run_demo(settings: Settings, engine, *, now: datetime | None = None, progres
     return {"circuits": len(circuits), "calls": calls, "files": len(files), "stats": stats, "cdr_dir": out_dir}
 
 
+def bill_demo(settings: Settings, engine, *, now: datetime | None = None,  # type: ignore[no-untyped-def]
+              progress: bool = False) -> dict:
+    """Close the demo's finished months, pay most of their invoices and render the PDFs (idempotent).
+
+    Every invoice is paid two days before it is due, by a deterministic bank reference
+    (so a re-run pays nothing twice), except those of the last closed month: one is
+    left unpaid and one partly paid, so the portal shows an "Última Fatura" to pay.
+    """
+    from billing.close import close_month, previous_month
+    from billing.payments import apply_payment, invoice_balance
+    from billing.pdf import render_month
+    from painel.models import Cdr, Invoice
+
+    now = now or datetime.now(timezone.utc)
+    last = previous_month(engine, now=now)
+    with Session(engine) as session:
+        months = sorted(m for m in session.scalars(select(Cdr.bill_month).where(Cdr.role == "call").distinct())
+                        if m and m <= last)
+    closed = 0
+    for month in months:
+        # as the nightly job would have: early on the first day of the next month
+        year, mon = (int(x) for x in month.split("-"))
+        first_next = date(year + (mon == 12), mon % 12 + 1, 1)
+        closed += close_month(engine, month, now=datetime.combine(first_next, time(7), tzinfo=timezone.utc),
+                              actor="demo").closed
+    payments = 0
+    with Session(engine) as session:
+        invoices = session.execute(
+            select(Invoice.id, Invoice.month, Invoice.total, Invoice.due_on, Circuit.number)
+            .join(Circuit, Circuit.id == Invoice.circuit_id)
+            .where(Invoice.month.in_(months), Invoice.state.in_(("closed", "paid")))
+            .order_by(Invoice.month, Circuit.number)).all()
+    for invoice_id, month, total, due_on, number in invoices:
+        if total <= 0:
+            continue
+        if month == last and number == "8011441":
+            continue  # the seed's circuit keeps its last invoice to pay
+        amount = total
+        if month == last and number == "8010348":
+            amount = min(total, Decimal("20.00"))  # a partial payment
+        with Session(engine) as session:
+            if invoice_balance(session, invoice_id).paid >= amount:
+                continue
+        paid_on = min((due_on or now.date()) - timedelta(days=2), now.date())
+        result = apply_payment(engine, invoice_id, amount, paid_on, f"DEMO-{invoice_id}", actor_kind="cli",
+                               actor="demo", now=min(now, datetime.combine(paid_on, time(15), tzinfo=timezone.utc)))
+        payments += result.status == "applied"
+    rendered = 0
+    for month in months:
+        if progress:
+            from billing.pdf import invoices_of_month
+
+            with click.progressbar(length=len(invoices_of_month(engine, month)), label=f"PDFs de {month}",
+                                   file=sys.stderr) as bar:
+                result = render_month(engine, settings, month, workers=settings.pdf_workers or None,
+                                      progress=bar.update)
+        else:
+            result = render_month(engine, settings, month, workers=settings.pdf_workers or None)
+        rendered += result.rendered + result.current
+    return {"months": months, "closed": closed, "invoices": len(invoices), "payments": payments,
+            "pdfs": rendered}
+
+
 @click.command("demo", cls=click.Command)
 @click.option("--calls-per-day", default=5.0, show_default=True, help="Chamadas por circuito por dia.")
+@click.option("--bill/--no-bill", default=True, show_default=True,
+              help="Fecha os meses encerrados, registra pagamentos e gera os PDFs das faturas.")
 @pass_app
-def demo(app: AppContext, calls_per_day: float) -> None:
-    """Cria a operadora de demonstração e ingere meses de CDRs sintéticos (idempotente).
+def demo(app: AppContext, calls_per_day: float, bill: bool) -> None:
+    """Cria a operadora de demonstração, ingere meses de CDRs sintéticos e fatura (idempotente).
+
+    Os meses já encerrados são fechados em faturas, quase todas pagas (a última do
+    circuito 8011441 fica em aberto), e cada fatura ganha o seu PDF em var/faturas.
 
     \b
     Exemplo:
       painel demo
+      painel demo --calls-per-day 20 --no-bill
     """
-    result = run_demo(app.settings, app.engine, progress=sys.stderr.isatty(), calls_per_day=calls_per_day)
+    from painel.fmt import mes_ref
+
+    show = sys.stderr.isatty()
+    result = run_demo(app.settings, app.engine, progress=show, calls_per_day=calls_per_day)
     click.echo(f"demo: {result['circuits']} circuitos, {result['calls']} chamadas em {result['files']} arquivos "
                f"de CDR ({result['cdr_dir']})")
     click.echo(result["stats"].summary())
+    if bill:
+        billed = bill_demo(app.settings, app.engine, progress=show)
+        months = billed["months"]
+        span = f"{mes_ref(months[0])} a {mes_ref(months[-1])}" if months else "nenhum mês encerrado"
+        from billing.pdf import pdf_dir
+
+        click.echo(f"faturas: {billed['invoices']} ({span}), {billed['closed']} fechadas agora, "
+                   f"{billed['payments']} pagamentos registrados, {billed['pdfs']} PDFs em {pdf_dir(app.settings)}")

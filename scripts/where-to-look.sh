@@ -8,6 +8,9 @@ Painel está pronto (SQLite em var/painel.db).
   Quarentena:             .venv/bin/painel cdr quarantine list
   Explicar uma tarifa:    .venv/bin/painel cdr explain --circuit 8011441 --to 0218632221234 --seconds 37
   Planos:                 .venv/bin/painel rates export
+  Faturas em PDF:         var/faturas/AAAA-MM/  (.venv/bin/painel bill pdf --month 2026-10)
+  Pagamentos:             .venv/bin/painel pay list --invoice 1
+  Fechar o mês anterior:  .venv/bin/painel bill close --previous-month
 TXT
 cat <<TXT
   Decisão do roteador:    .venv/bin/painel router check --did 5598987654321 --caller 5511988887777

@@ -151,15 +151,14 @@ def month_figures(engine, settings, month: str, workers: int) -> dict[str, float
     from bench.common import MemorySampler
 
     count = len(invoices_of_month(engine, month))
-    sampler = MemorySampler()
-    sampler.start()
-    t = time.perf_counter()
-    result = render_month(engine, settings, month, workers=workers, force=True, batch=25)
-    elapsed = time.perf_counter() - t
-    peak = sampler.stop()
+    with MemorySampler() as sampler:
+        t = time.perf_counter()
+        result = render_month(engine, settings, month, workers=workers, force=True, batch=25)
+        elapsed = time.perf_counter() - t
     size = sum(p.stat().st_size for p in (Path(pdf_dir(settings)) / month).glob("*.pdf"))
-    print(f"  PDFs of {month}: {count} invoices, {workers} worker(s): {elapsed:.1f} s = {count / elapsed:.1f} PDFs/s "
-          f"({result.summary()}; {size / 2**20:.0f} MiB on disk; peak RSS of the parent {peak:.0f} MiB)")
+    print(f"  all PDFs of {month}: {count:,} invoices with {workers} worker process(es): {elapsed:.1f} s = "
+          f"{count / elapsed:.1f} PDFs/s ({result.summary()}; {size / 2**20:.0f} MiB on disk; "
+          f"peak RSS of the process tree {sampler.peak_mib:.0f} MiB)", flush=True)
     return {"seconds": elapsed, "per_second": count / elapsed}
 
 

@@ -8,15 +8,17 @@ month.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import Integer, String, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, selectinload
 
 from billing.invoice import Call, LateCall, Line, invoice_lines, invoice_total
@@ -25,7 +27,17 @@ from painel.catalog import version_rules
 from painel.errors import NoPlan, UnknownCircuit, ValidationError
 from painel.fmt import mes_ref
 from painel.locks import job_lock
-from painel.models import BILLED_DIRECTIONS, Cdr, Circuit, Invoice, InvoiceLine, QuarantinedCdr, RatePlan, RatePlanVersion
+from painel.models import (
+    BILLED_DIRECTIONS,
+    AuditEvent,
+    Cdr,
+    Circuit,
+    Invoice,
+    InvoiceLine,
+    QuarantinedCdr,
+    RatePlan,
+    RatePlanVersion,
+)
 from painel.periods import check_month
 from painel.rating import select_version
 
@@ -80,13 +92,25 @@ def _utc(now: datetime | None) -> datetime:
     return now.astimezone(timezone.utc)
 
 
-def _select_circuits(session: Session, circuit: str | None) -> list[Circuit]:
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What closing needs of a circuit, read once per run (no ORM object per circuit)."""
+
+    id: int
+    number: str
+    timezone: str
+    rate_plan_id: int | None
+
+
+def _select_circuits(session: Session, circuit: str | None) -> list[Target]:
+    """``circuit`` (active or not), or every active circuit in number order."""
+    cols = select(Circuit.id, Circuit.number, Circuit.timezone, Circuit.rate_plan_id)
     if circuit is not None:
-        found = session.scalar(select(Circuit).where(Circuit.number == circuit))
+        found = session.execute(cols.where(Circuit.number == circuit)).first()
         if found is None:
             raise UnknownCircuit(circuit)
-        return [found]
-    return list(session.scalars(select(Circuit).where(Circuit.active.is_(True)).order_by(Circuit.number)))
+        return [Target(*found)]
+    return [Target(*row) for row in session.execute(cols.where(Circuit.active.is_(True)).order_by(Circuit.number))]
 
 
 def circuits_to_close(engine: Engine, circuit: str | None = None) -> int:
@@ -104,9 +128,12 @@ def previous_month(engine: Engine, *, circuit: str | None = None, now: datetime 
     return month_before(current)
 
 
-def check_month_finished(month: str, circuits: Sequence[Circuit], now: datetime) -> None:
+def check_month_finished(month: str, circuits: Sequence[Circuit | Target], now: datetime) -> None:
     """Refuse the current month or a future one (in each circuit's zone; UTC without circuits)."""
-    zones = [(c.number, c.timezone) for c in circuits] or [("-", "UTC")]
+    first: dict[str, str] = {}  # zone -> the first circuit in it (the one an error names)
+    for c in circuits:
+        first.setdefault(c.timezone, c.number)
+    zones = [(number, zone) for zone, number in first.items()] or [("-", "UTC")]
     for number, zone in zones:
         local_month = month_of(now, ZoneInfo(zone))
         if month > local_month:
@@ -121,25 +148,44 @@ def check_month_finished(month: str, circuits: Sequence[Circuit], now: datetime)
 # ------------------------------------------------------------------ gathering
 
 
-def _billed(circuit_id: int):  # type: ignore[no-untyped-def]
-    return (Cdr.circuit_id == circuit_id, Cdr.role == "call", Cdr.direction.in_(BILLED_DIRECTIONS))
+_CALL_COLUMNS = (Cdr.id, Cdr.category, Cdr.billable_seconds, Cdr.amount, Cdr.billsec, Cdr.bill_month)
 
 
-def _open_calls(session: Session, circuit_id: int, month: str, open_invoice_id: int | None):  # type: ignore[no-untyped-def]
-    """Rows (id, category, billable_seconds, amount, billsec, bill_month) of the month and of late calls."""
+def _constants(values: Sequence[str]) -> list[Any]:
+    """Fixed words as SQL literals: the statement's text never changes, so it is compiled once
+    (an IN over bound values is re-rendered on every execution)."""
+    return [literal_column("'" + v.replace("'", "''") + "'") for v in values]
+
+
+@functools.cache
+def _open_calls_query(with_open_invoice: bool):  # type: ignore[no-untyped-def]
+    """The calls query, built once: parameters circuit_id, month (and open_invoice_id)."""
+    circuit_id, month = bindparam("circuit_id", type_=Integer()), bindparam("month", type_=String())
     not_invoiced = Cdr.invoice_id.is_(None)
-    if open_invoice_id is not None:
-        not_invoiced = not_invoiced | (Cdr.invoice_id == open_invoice_id)
-    cols = (Cdr.id, Cdr.category, Cdr.billable_seconds, Cdr.amount, Cdr.billsec, Cdr.bill_month)
-    current = session.execute(
-        select(*cols).where(*_billed(circuit_id), Cdr.bill_month == month, not_invoiced).order_by(Cdr.id)
-    ).all()
+    if with_open_invoice:
+        not_invoiced = not_invoiced | (Cdr.invoice_id == bindparam("open_invoice_id", type_=Integer()))
     closed_months = select(Invoice.month).where(Invoice.circuit_id == circuit_id,
-                                               Invoice.state.in_(CLOSED_STATES))
-    late = session.execute(
-        select(*cols).where(*_billed(circuit_id), Cdr.bill_month < month, not_invoiced,
-                            Cdr.bill_month.in_(closed_months)).order_by(Cdr.id)
-    ).all()
+                                               Invoice.state.in_(_constants(CLOSED_STATES)))
+    return select(*_CALL_COLUMNS).where(
+        Cdr.circuit_id == circuit_id, Cdr.role == "call", Cdr.direction.in_(_constants(BILLED_DIRECTIONS)),
+        not_invoiced,
+        (Cdr.bill_month == month) | ((Cdr.bill_month < month) & Cdr.bill_month.in_(closed_months)),
+    ).order_by(Cdr.id)
+
+
+def _open_calls(session: Session | Connection, circuit_id: int, month: str,  # type: ignore[no-untyped-def]
+                open_invoice_id: int | None):
+    """Rows (id, category, billable_seconds, amount, billsec, bill_month) of the month and of late calls.
+
+    Late calls are calls of an earlier month already closed for the circuit, still on no
+    invoice. Both come from one query (one round trip per circuit), each list in id order.
+    """
+    params: dict[str, object] = {"circuit_id": circuit_id, "month": month}
+    if open_invoice_id is not None:
+        params["open_invoice_id"] = open_invoice_id
+    rows = session.execute(_open_calls_query(open_invoice_id is not None), params).all()
+    current = [r for r in rows if r.bill_month == month]
+    late = [r for r in rows if r.bill_month != month]
     return current, late
 
 
@@ -151,11 +197,16 @@ def _lines_for(current, late, fee: Decimal | None) -> list[Line]:  # type: ignor
     return invoice_lines(calls, fee, adjustments)
 
 
-def monthly_fee(session: Session, circuit: Circuit, month: str) -> Decimal | None:
+def monthly_fee(session: Session, circuit: Circuit | Target, month: str) -> Decimal | None:
     """The fee of the circuit's plan version valid on the month's first day; None without a plan."""
-    if circuit.rate_plan_id is None:
+    return plan_monthly_fee(session, circuit.rate_plan_id, month)
+
+
+def plan_monthly_fee(session: Session, rate_plan_id: int | None, month: str) -> Decimal | None:
+    """The fee of the plan's version valid on the month's first day; None without a plan or version."""
+    if rate_plan_id is None:
         return None
-    plan = session.scalar(select(RatePlan).where(RatePlan.id == circuit.rate_plan_id).options(
+    plan = session.scalar(select(RatePlan).where(RatePlan.id == rate_plan_id).options(
         selectinload(RatePlan.versions).selectinload(RatePlanVersion.tariffs)))
     if plan is None:
         return None
@@ -191,44 +242,107 @@ def unresolved_quarantine(session: Session) -> int:
                           .where(QuarantinedCdr.resolved_at.is_(None))) or 0
 
 
-def _close_circuit(session: Session, circuit: Circuit, month: str, now: datetime, actor: str,
-                   warnings: list[str]) -> tuple[str, Decimal]:
-    """Close one circuit's invoice in ``session`` (the caller commits); returns (outcome, total)."""
-    invoice = session.scalar(select(Invoice).where(Invoice.circuit_id == circuit.id, Invoice.month == month))
+class _FeeCache:
+    """Monthly fee per plan for one close run: each plan is read once, not once per circuit."""
+
+    def __init__(self, month: str) -> None:
+        self.month = month
+        self._fees: dict[int | None, Decimal | None] = {}
+
+    def __call__(self, conn: Connection, rate_plan_id: int | None) -> Decimal | None:
+        try:
+            return self._fees[rate_plan_id]
+        except KeyError:
+            pass
+        with Session(bind=conn) as session:  # joins the circuit's transaction, never ends it
+            fee = plan_monthly_fee(session, rate_plan_id, self.month)
+        self._fees[rate_plan_id] = fee
+        return fee
+
+
+_INVOICES = Invoice.__table__
+_LINES = InvoiceLine.__table__
+_CDRS = Cdr.__table__
+_AUDIT = AuditEvent.__table__
+#: ids per UPDATE of cdrs.invoice_id (bound parameters stay far below SQLite's limit)
+UPDATE_CHUNK = 500
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """The per-circuit statements, built once (SQLAlchemy then reuses their compiled form)."""
+    inv = _INVOICES.c
+    return {
+        "invoice": select(inv.id, inv.state).where(inv.circuit_id == bindparam("circuit_id"),
+                                                   inv.month == bindparam("month")),
+        "insert_invoice": insert(_INVOICES),
+        "update_invoice": update(_INVOICES).where(inv.id == bindparam("invoice_id")),
+        "delete_lines": delete(_LINES).where(_LINES.c.invoice_id == bindparam("invoice_id")),
+        # RETURNING makes SQLAlchemy batch the rows into one statement, compiled once (a plain
+        # executemany is one round trip per row on psycopg, and values([...]) is never cached)
+        "insert_lines": insert(_LINES).returning(_LINES.c.id),
+        "link_calls": update(_CDRS).where(_CDRS.c.id.in_(bindparam("ids", expanding=True)))
+                      .values(invoice_id=bindparam("invoice_id")),
+        "insert_audit": insert(_AUDIT),
+    }
+
+
+def _write_audit(conn: Connection, **event: Any) -> None:
+    """``painel.audit.record``'s event, written with a plain INSERT on ``conn``.
+
+    ``record`` builds the row (so its format stays the one every other audit event has);
+    no ORM session or flush is needed for it. Attributes left unset (``None``) are left to
+    the column defaults, as the ORM would.
+    """
+    with Session() as scratch:
+        row = record(scratch, **event)
+        scratch.expunge(row)
+    values = {c.key: getattr(row, c.key) for c in _AUDIT.columns if getattr(row, c.key) is not None}
+    conn.execute(_statements()["insert_audit"], values)
+
+
+def _close_circuit(conn: Connection, circuit: Circuit | Target, month: str, now: datetime, actor: str,
+                   warnings: list[str], fees: _FeeCache | None = None) -> tuple[str, Decimal]:
+    """Close one circuit's invoice in ``conn``'s transaction (the caller commits); returns (outcome, total).
+
+    A handful of Core statements per circuit, built once: no ORM object per call or line.
+    """
+    st = _statements()
+    invoice = conn.execute(st["invoice"], {"circuit_id": circuit.id, "month": month}).first()
     if invoice is not None and invoice.state in CLOSED_STATES:
         return "already_closed", ZERO
-    fee = monthly_fee(session, circuit, month)
+    fees = fees or _FeeCache(month)
+    fee = fees(conn, circuit.rate_plan_id)
     if fee is None:
         warnings.append(f"circuito {circuit.number}: sem plano vigente em {first_day(month):%d/%m/%Y}; "
                         "mensalidade 0")
         log.warning("circuito %s sem plano vigente em %s: mensalidade 0", circuit.number, month)
-    current, late = _open_calls(session, circuit.id, month, invoice.id if invoice is not None else None)
+    current, late = _open_calls(conn, circuit.id, month, invoice.id if invoice is not None else None)
     lines = _lines_for(current, late, fee)
     total = invoice_total(lines)
-    if invoice is None:
-        invoice = Invoice(circuit_id=circuit.id, month=month)
-        session.add(invoice)
-    else:
-        invoice.lines.clear()  # an open invoice's running lines are replaced
-    session.flush()
     issued = now.astimezone(ZoneInfo(circuit.timezone)).date()
-    invoice.state = "closed"
-    invoice.total = total
-    invoice.issued_on = issued
-    invoice.due_on = issued + timedelta(days=DUE_DAYS)
-    invoice.closed_at = now
-    for position, line in enumerate(lines, start=1):
-        invoice.lines.append(InvoiceLine(
-            position=position, kind=line.kind, category=line.category, description=line.description,
-            calls=line.calls, billable_seconds=line.billable_seconds, amount=line.amount, ref_month=line.ref_month,
-        ))
+    values = {"state": "closed", "total": total, "issued_on": issued, "due_on": issued + timedelta(days=DUE_DAYS),
+              "closed_at": now}
+    if invoice is None:
+        invoice_id = conn.execute(st["insert_invoice"], {"circuit_id": circuit.id, "month": month, **values}
+                                  ).inserted_primary_key[0]
+    else:  # an open invoice's running lines are replaced
+        invoice_id = invoice.id
+        conn.execute(st["delete_lines"], {"invoice_id": invoice_id})
+        conn.execute(st["update_invoice"], {"invoice_id": invoice_id, **values})
+    if lines:  # executemany, sent as one multi-row INSERT (SQLAlchemy's "insertmanyvalues")
+        conn.execute(st["insert_lines"], [
+            {"invoice_id": invoice_id, "position": position, "kind": line.kind, "category": line.category,
+             "description": line.description, "calls": line.calls, "billable_seconds": line.billable_seconds,
+             "amount": line.amount, "ref_month": line.ref_month}
+            for position, line in enumerate(lines, start=1)
+        ])
     ids = [r.id for r in current] + [r.id for r in late]
-    for start in range(0, len(ids), 500):
-        session.execute(update(Cdr).where(Cdr.id.in_(ids[start:start + 500])).values(invoice_id=invoice.id))
-    record(session, actor_kind="cli", actor=actor, action="billing.close", target_kind="invoice",
-           target_id=invoice.id, after={"circuit": circuit.number, "month": month, "total": str(total),
-                                        "lines": len(lines), "calls": len(ids)})
-    session.flush()
+    for start in range(0, len(ids), UPDATE_CHUNK):
+        conn.execute(st["link_calls"], {"ids": ids[start:start + UPDATE_CHUNK], "invoice_id": invoice_id})
+    _write_audit(conn, actor_kind="cli", actor=actor, action="billing.close", target_kind="invoice",
+                 target_id=invoice_id, after={"circuit": circuit.number, "month": month, "total": str(total),
+                                              "lines": len(lines), "calls": len(ids)})
     return ("closed" if lines else "empty"), total
 
 
@@ -247,9 +361,9 @@ def close_month(
     now = _utc(now)
     result = CloseResult(month)
     with Session(engine) as session:
-        circuits = _select_circuits(session, circuit)
-        check_month_finished(month, circuits, now)
-        targets = [(c.id, c.number) for c in circuits]
+        targets = _select_circuits(session, circuit)
+    check_month_finished(month, targets, now)
+    fees = _FeeCache(month)
     with job_lock(engine, LOCK_NAME):
         with Session(engine) as session:
             pending = unresolved_quarantine(session)
@@ -260,20 +374,27 @@ def close_month(
                 raise ValidationError(message + "; fechamento cancelado (--strict)")
             result.warnings.append(message)
             log.warning("%s", message)
-        for circuit_id, number in targets:
-            try:
-                with Session(engine) as session:
-                    c = session.get(Circuit, circuit_id)
-                    assert c is not None
-                    outcome, total = _close_circuit(session, c, month, now, actor, result.warnings)
-                    session.commit()
-            except Exception as exc:  # one circuit's failure must not stop the others
-                result.failed += 1
-                result.failures[number] = str(exc)
-                log.exception("falha ao fechar a fatura %s do circuito %s", month, number)
-            else:
-                setattr(result, outcome, getattr(result, outcome) + 1)
-                result.total += total
-            if progress is not None:
-                progress(1)
+        conn: Connection | None = None  # one connection for the run, one transaction per invoice
+        try:
+            for target in targets:
+                try:
+                    if conn is None:
+                        conn = engine.connect()
+                    with conn.begin():  # commits, or rolls back everything this circuit wrote
+                        outcome, total = _close_circuit(conn, target, month, now, actor, result.warnings, fees)
+                except Exception as exc:  # one circuit's failure must not stop the others
+                    result.failed += 1
+                    result.failures[target.number] = str(exc)
+                    log.exception("falha ao fechar a fatura %s do circuito %s", month, target.number)
+                    if conn is not None and conn.invalidated:  # lost the connection: the next circuit gets a new one
+                        conn.close()
+                        conn = None
+                else:
+                    setattr(result, outcome, getattr(result, outcome) + 1)
+                    result.total += total
+                if progress is not None:
+                    progress(1)
+        finally:
+            if conn is not None:
+                conn.close()
     return result

@@ -22,7 +22,7 @@ from painel.cli import main
 from painel.demo import run_demo
 from painel.errors import LockedError, UnknownCircuit, ValidationError
 from painel.locks import job_lock
-from painel.models import AuditEvent, Cdr, Circuit, Invoice, InvoiceLine, QuarantinedCdr
+from painel.models import AuditEvent, Cdr, Circuit, Invoice, InvoiceLine, QuarantinedCdr, RatePlan, RatePlanVersion
 
 D = Decimal
 NOW = datetime(2026, 11, 20, 15, tzinfo=timezone.utc)
@@ -207,6 +207,36 @@ def test_inactive_circuits_are_skipped(billed_db) -> None:  # type: ignore[no-un
         s.commit()
     close_month(billed_db, "2026-09", now=NOW)
     assert "8011880" not in invoices(billed_db, "2026-09")
+
+
+def test_each_plan_has_its_own_fee(billed_db) -> None:  # type: ignore[no-untyped-def]
+    # the close reads each plan once per run: a second plan must not get the first one's fee
+    with Session(billed_db) as s:
+        plan = RatePlan(code="OUTRO", name="Outro plano")
+        s.add(plan)
+        s.flush()
+        s.add(RatePlanVersion(plan_id=plan.id, version=1, valid_from=date(2026, 1, 1), monthly_fee=D("99.90")))
+        s.execute(update(Circuit).where(Circuit.number == "8011441").values(rate_plan_id=plan.id))
+        s.commit()
+    result = close_month(billed_db, "2026-09", now=NOW)
+    assert result.failed == 0
+    fees = {number: [l.amount for l in inv.lines if l.kind == "monthly_fee"]
+            for number, inv in invoices(billed_db, "2026-09").items()}
+    assert fees.pop("8011441") == [D("99.90")]
+    assert fees and set(map(tuple, fees.values())) == {(FEE,)}
+
+
+def test_many_calls_are_linked_in_chunks(billed_db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(close_mod, "UPDATE_CHUNK", 3)
+    circuits = active_circuits(billed_db)
+    result = close_month(billed_db, "2026-09", now=NOW)
+    assert result.failed == 0
+    made = invoices(billed_db, "2026-09")
+    for cid, number in circuits.items():
+        calls = month_calls(billed_db, cid, "2026-09")
+        assert len(calls) > 3
+        assert {c.invoice_id for c in calls} == {made[number].id}
+        assert made[number].total == sum((c.amount for c in calls), D("0")) + FEE
 
 
 # ------------------------------------------------------------------ refusals

@@ -313,6 +313,67 @@ def load_document(session: Session, invoice_id: int, operator: Operator) -> Invo
     )
 
 
+#: ids per ``IN`` when reading the open month's itemized calls (far below SQLite's limit)
+_OPEN_IDS_CHUNK = 500
+
+
+def load_open_document(session: Session, circuit_id: int, month: str, operator: Operator,
+                       now: datetime) -> InvoiceDocument:
+    """The running invoice of ``month`` (the current one) as a preview: not stored, not a bill.
+
+    Lines come from exactly what ``billing.close.open_invoice_total`` sums (the calls not
+    yet invoiced, the plan's monthly fee, late calls of closed months as adjustments), so
+    the printed total equals the portal's "Fatura em Aberto" of the circuit; the itemized
+    calls are those rows that were answered. ``now`` (aware) is printed as the "valores
+    até" time in the circuit's zone.
+    """
+    from billing.close import CLOSED_STATES, _lines_for, _open_calls, monthly_fee
+    from billing.invoice import invoice_total
+    from painel.errors import UnknownCircuit
+    from painel.periods import check_month
+
+    check_month(month)
+    if now.tzinfo is None:
+        raise ValidationError("a data de referência precisa de fuso horário")
+    circuit = session.get(Circuit, circuit_id)
+    if circuit is None:
+        raise UnknownCircuit(str(circuit_id))
+    invoice = session.scalar(select(Invoice).where(Invoice.circuit_id == circuit_id, Invoice.month == month))
+    if invoice is not None and invoice.state in CLOSED_STATES:
+        raise ValidationError(f"a fatura de {mes_ref(month)} do circuito {circuit.number} já foi fechada; "
+                              "baixe o PDF no histórico de faturas")
+    open_id = invoice.id if invoice is not None else None
+    current, late = _open_calls(session, circuit_id, month, open_id)
+    lines = _lines_for(current, late, monthly_fee(session, circuit, month))
+    ids = [r.id for r in (*current, *late) if r.billsec > 0]
+    rows = []
+    for start in range(0, len(ids), _OPEN_IDS_CHUNK):
+        rows.extend(_itemized_rows(session, (Cdr.id.in_(ids[start:start + _OPEN_IDS_CHUNK]),)))
+    rows.sort(key=lambda r: r.start_utc)  # stable: ties keep the id order of the chunks
+    zone = ZoneInfo(circuit.timezone)
+    local_now = now.astimezone(zone)
+    customer = session.get(Customer, circuit.customer_id)
+    first, last = _month_bounds(month)
+    until = min(last, local_now.date()) if local_now.date() >= first else last
+    status, is_paid = payment_status("open", ZERO, ZERO, None, None)
+    return InvoiceDocument(
+        operator=operator, invoice_id=open_id, month=month,
+        customer_name=customer.name if customer else "",
+        customer_document=format_document(customer.document) if customer and customer.document else "",
+        circuit_number=circuit.number, circuit_name=circuit.name or "", timezone=circuit.timezone,
+        period=f"{data_br(first)} a {data_br(until)}", issued="", due="", state="open", status=status,
+        paid=is_paid,
+        lines=tuple(
+            PrintedLine(line.description, str(line.calls) if line.kind != "monthly_fee" else "",
+                        _minutes(line.billable_seconds) if line.kind != "monthly_fee" else "", brl(line.amount))
+            for line in lines
+        ),
+        total=brl(invoice_total(lines)), calls=_printed_calls(rows, zone, month),
+        chart=monthly_counts(session, [circuit.id], month), preview=True,
+        as_of=local_now.strftime("%d/%m/%Y %H:%M"),
+    )
+
+
 # ------------------------------------------------------------------ rendering
 
 _env_lock = threading.Lock()

@@ -250,7 +250,7 @@ def run_demo(settings: Settings, engine, *, now: datetime | None = None, progres
 
 
 def bill_demo(settings: Settings, engine, *, now: datetime | None = None,  # type: ignore[no-untyped-def]
-              progress: bool = False) -> dict:
+              progress: bool = False, pdfs: bool = True) -> dict:
     """Close the demo's finished months, pay most of their invoices and render the PDFs (idempotent).
 
     Every invoice is paid two days before it is due, by a deterministic bank reference
@@ -297,7 +297,7 @@ def bill_demo(settings: Settings, engine, *, now: datetime | None = None,  # typ
                                actor="demo", now=min(now, datetime.combine(paid_on, time(15), tzinfo=timezone.utc)))
         payments += result.status == "applied"
     rendered = 0
-    for month in months:
+    for month in months if pdfs else ():  # without: each PDF is rendered when first asked for
         if progress:
             from billing.pdf import invoices_of_month
 

@@ -87,8 +87,9 @@ def _mount() -> None:
     from cdr_ingest.cli import cdr, rates
     from esl_router.cli import acb, blacklist, followme, router
     from painel.demo import demo
+    from webui.cli import web
 
-    for command in (cdr, rates, demo, router, blacklist, followme, acb, bill, pay):
+    for command in (cdr, rates, demo, router, blacklist, followme, acb, bill, pay, web):
         main.add_command(command)
 
 

@@ -43,7 +43,20 @@ class Settings:
     ingest_workers: int = 2
     #: web portal
     web_listen: str = "127.0.0.1:8000"
+    #: signs session cookies; empty: a random key kept in <var_dir>/secret_key
     secret_key: str = ""
+    #: waitress worker threads of `painel web`
+    web_threads: int = 8
+    #: idle minutes before a portal session expires, and its absolute limit in hours
+    web_session_minutes: int = 30
+    web_session_max_hours: int = 12
+    #: mark cookies Secure and send HSTS (set when the portal is served over HTTPS)
+    web_secure_cookies: bool = False
+    #: login attempts allowed per client address and per account (Flask-Limiter syntax)
+    web_login_limit_address: str = "20/minute;100/hour"
+    web_login_limit_account: str = "5/minute;30/hour"
+    #: Flask-Limiter storage: memory:// for one process, redis://… for several
+    web_limiter_storage: str = "memory://"
     #: router
     router_listen: str = "127.0.0.1:8084"
     #: how the router reaches a circuit's phone, and the carrier (FreeSWITCH dial strings)

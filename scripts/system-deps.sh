@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the tests need, when missing (needs root or sudo).
+# Install the Debian packages the tests need, when missing (needs root or sudo):
+# PostgreSQL (the second engine) and Chromium (the portal's browser tests).
 set -euo pipefail
 need=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+# the portal's browser tests drive Debian's Chromium with Playwright
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# fonts-dejavu-core: Chromium's page text in the screenshots (the PDFs embed their own)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -1,1 +1,73 @@
-"""webui: the subscriber portal and the operator's admin pages (Flask)."""
+"""webui: the subscriber portal ("painel do assinante") and, later, the operator's admin pages.
+
+``create_app`` is the factory: it receives the ``Settings`` (and optionally an engine)
+and wires Flask-Login, CSRF protection (Flask-WTF), rate limiting (Flask-Limiter), the
+security headers and the blueprints. Views get a database session per request from
+``webui.db.db()``; everything they show is Brazilian Portuguese.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy.engine import Engine
+
+from painel.settings import Settings
+
+log = logging.getLogger("painel.web")
+
+
+def _secret_key(settings: Settings) -> str:
+    """The configured key, or one generated once and kept (0600) under var_dir."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.var_dir) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        log.info("chave de sessão criada em %s", path)
+        return key
+
+
+def create_app(settings: Settings, engine: Engine | None = None, *, testing: bool = False) -> Flask:
+    from painel.db import create_engine
+    from webui import auth, errors, security
+    from webui.db import init_db
+    from webui.extensions import csrf, limiter, login_manager
+    from webui.portal import portal
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(settings),
+        TESTING=testing,
+        SESSION_COOKIE_NAME="painel_sessao",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.web_secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.web_session_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        RATELIMIT_STORAGE_URI=settings.web_limiter_storage,
+        RATELIMIT_HEADERS_ENABLED=False,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        PAINEL_SETTINGS=settings,
+    )
+    init_db(app, engine or create_engine(settings.database_url))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(portal)
+    return app

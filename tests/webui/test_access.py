@@ -1,0 +1,45 @@
+"""Where a subscriber lands, and which invoices count as the customer's."""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from painel.models import Circuit, Invoice
+
+FLAGS = ("faturas", "grafico", "blacklist", "sigame", "acb", "perfil", "tabela", "mensagem", "resposta")
+
+
+def _set_flags(engine, number: str, **flags: bool) -> None:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        s.execute(update(Circuit).where(Circuit.number == number).values(**{f"flag_{k}": v for k, v in flags.items()}))
+        s.commit()
+
+
+def test_login_lands_on_the_first_page_the_flags_allow(client, portal_db, login) -> None:  # type: ignore[no-untyped-def]
+    _set_flags(portal_db, "8011441", faturas=False, grafico=False, blacklist=False)
+    response = login(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/numeros"
+    page = client.get("/numeros").get_data(as_text=True)
+    assert 'href="/numeros"' in page and 'href="/"' not in page.split("<main>")[0].replace('href="/numeros"', "")
+
+
+def test_a_circuit_with_every_page_off_gets_a_clear_message(client, portal_db, login) -> None:  # type: ignore[no-untyped-def]
+    _set_flags(portal_db, "8011441", **{f: False for f in FLAGS})
+    response = login(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/sem-funcoes"
+    page = client.get("/sem-funcoes")
+    assert page.status_code == 403
+    assert "Nenhuma função do painel está habilitada" in page.get_data(as_text=True)
+    assert client.get("/").status_code == 404
+
+
+def test_invoices_of_a_deactivated_circuit_stay_downloadable(signed_in, portal_db) -> None:  # type: ignore[no-untyped-def]
+    with Session(portal_db) as s:
+        mine = s.scalar(select(Invoice.id).join(Circuit).where(Circuit.number == "8010348",
+                                                               Invoice.state.in_(("closed", "paid"))))
+        theirs = s.scalar(select(Invoice.id).join(Circuit).where(Circuit.number == "8011880"))
+        s.execute(update(Circuit).where(Circuit.number == "8010348").values(active=False))
+        s.commit()
+    response = signed_in.get(f"/faturas/{mine}.pdf")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    assert signed_in.get(f"/faturas/{theirs}.pdf").status_code == 404

@@ -1,0 +1,45 @@
+"""The subscriber portal: the seed page's Faturas and the pages of the Gestão Web flags.
+
+One blueprint; each page lives in its own module, registered on import below.
+"""
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_login import current_user
+
+portal = Blueprint("portal", __name__)
+
+#: the menu: (endpoint, label, flags of which at least one must be on)
+MENU = (
+    ("portal.faturas", "Faturas", ("faturas",)),
+    ("portal.blacklist", "Blacklist", ("blacklist",)),
+    ("portal.numeros", "Números", ("sigame", "acb")),
+    ("portal.tabela", "Tabela", ("tabela",)),
+    ("portal.mensagens", "Mensagens", ("mensagem", "resposta")),
+    ("portal.perfil", "Perfil", ("perfil",)),
+)
+
+
+def home_endpoint(circuit) -> str | None:  # type: ignore[no-untyped-def]
+    """The first page the circuit's flags allow (Faturas when on), None when none is."""
+    for endpoint, _label, flags in MENU:
+        if any(getattr(circuit, f"flag_{f}") for f in flags):
+            return endpoint
+    return None
+
+
+@portal.app_context_processor
+def _menu():  # type: ignore[no-untyped-def]
+    from flask import url_for
+
+    if not current_user.is_authenticated:
+        return {"menu": [], "home_url": url_for("auth.login")}
+    circuit = current_user.circuit
+    items = [(endpoint, label) for endpoint, label, flags in MENU
+             if any(getattr(circuit, f"flag_{f}") for f in flags)]
+    home = home_endpoint(circuit)
+    return {"menu": items, "signed_circuit": circuit,
+            "home_url": url_for(home) if home else url_for("auth.sem_funcoes")}
+
+
+from webui.portal import blacklist, faturas, ligacoes, mensagens, numeros, perfil, tabela  # noqa: E402,F401

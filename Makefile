@@ -1,5 +1,5 @@
 # Painel: the two commands of the README, and their parts.
-#   make demo   install, migrate, load the demo operator and print where to look
+#   make demo   install, migrate, load and bill the demo operator, print where to look, serve the portal
 #   make test   install everything the tests need and run them all
 PYTHON ?= python3
 VENV   ?= .venv
@@ -27,6 +27,7 @@ demo: install
 	$(PAINEL) db upgrade
 	$(PAINEL) demo
 	@bash scripts/where-to-look.sh
+	$(PAINEL) web
 
 test: install-test
 	@bash scripts/run-tests.sh

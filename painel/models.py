@@ -256,6 +256,9 @@ class Cdr(Base):
               postgresql_where=text("circuit_id IS NOT NULL")),
         Index("ix_cdrs_bleg_uuid", "bleg_uuid", sqlite_where=text("bleg_uuid IS NOT NULL"),
               postgresql_where=text("bleg_uuid IS NOT NULL")),
+        # an invoice's itemized calls (PDF); NULL until the close links a call, so inserts pay nothing
+        Index("ix_cdrs_invoice", "invoice_id", sqlite_where=text("invoice_id IS NOT NULL"),
+              postgresql_where=text("invoice_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -85,7 +85,8 @@ def first_day(month: str) -> date:
     return date(year, mon, 1)
 
 
-def _utc(now: datetime | None) -> datetime:
+def as_utc(now: datetime | None) -> datetime:
+    """``now`` (default: the current time) in UTC; a naive datetime is refused."""
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         raise ValidationError("a data de referência precisa de fuso horário")
@@ -121,7 +122,7 @@ def circuits_to_close(engine: Engine, circuit: str | None = None) -> int:
 
 def previous_month(engine: Engine, *, circuit: str | None = None, now: datetime | None = None) -> str:
     """The last month that has finished in the time zone of every circuit concerned."""
-    now = _utc(now)
+    now = as_utc(now)
     with Session(engine) as session:
         zones = {c.timezone for c in _select_circuits(session, circuit)} or {"UTC"}
     current = min(month_of(now, ZoneInfo(z)) for z in zones)
@@ -358,7 +359,7 @@ def close_month(
 ) -> CloseResult:
     """Close ``month`` for every active circuit (or ``circuit``): one transaction per invoice."""
     check_month(month)
-    now = _utc(now)
+    now = as_utc(now)
     result = CloseResult(month)
     with Session(engine) as session:
         targets = _select_circuits(session, circuit)

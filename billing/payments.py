@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from os import PathLike
 from pathlib import Path
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing.close import CLOSED_STATES
+from billing.close import CLOSED_STATES, as_utc
 from painel.audit import record
 from painel.errors import ConflictError, InputError, NotFound, PainelError, ValidationError
 from painel.fmt import brl, data_br, mes_ref
@@ -295,13 +295,6 @@ class PaymentResult:
         return text
 
 
-def _utc(now: datetime | None) -> datetime:
-    now = now or datetime.now(timezone.utc)
-    if now.tzinfo is None:
-        raise ValidationError("a data de referência precisa de fuso horário")
-    return now.astimezone(timezone.utc)
-
-
 def register_payment(
     session: Session,
     invoice_id: int,
@@ -324,7 +317,7 @@ def register_payment(
     if not isinstance(paid_on, date) or isinstance(paid_on, datetime):
         raise ValidationError(f"data do pagamento inválida {paid_on!r}: informe uma data", reason="bad_date")
     reference = normalize_reference(reference)
-    now = _utc(now)
+    now = as_utc(now)
     # the row lock serialises concurrent payments of one invoice on PostgreSQL
     invoice = session.scalar(select(Invoice).where(Invoice.id == invoice_id).with_for_update())
     if invoice is None:
@@ -627,7 +620,7 @@ def import_payments(
     now: datetime | None = None,
 ) -> ImportResult:
     """Apply each good line of ``bank`` in its own transaction; bad lines are reported, not fatal."""
-    now = _utc(now)
+    now = as_utc(now)
     result = ImportResult(source=source, errors=list(bank.errors))
     for line in bank.lines:
         try:

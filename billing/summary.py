@@ -15,14 +15,14 @@ stay in the history, while only active circuits run an open invoice. Totals are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.close import CLOSED_STATES, month_of, open_invoice_total
+from billing.close import CLOSED_STATES, as_utc, month_of, open_invoice_total
 from billing.payments import Balance, balance_of, paid_amounts
 from painel.errors import NotFound, ValidationError
 from painel.fmt import mes_ref
@@ -133,12 +133,6 @@ class CustomerSummary:
     open_label: str = OPEN_LABEL
 
 
-def _utc(now: datetime) -> datetime:
-    if now.tzinfo is None:
-        raise ValidationError("a data de referência precisa de fuso horário")
-    return now.astimezone(timezone.utc)
-
-
 def _customer(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
@@ -172,7 +166,7 @@ def _by_month(invoices: list[IssuedInvoice]) -> list[MonthInvoices]:
 
 def open_invoices(session: Session, customer_id: int, now: datetime) -> list[OpenInvoice]:
     """Each active circuit's current month (in its own time zone) with its running total."""
-    now = _utc(now)
+    now = as_utc(now)
     _customer(session, customer_id)
     circuits = session.scalars(select(Circuit).where(Circuit.customer_id == customer_id,
                                                      Circuit.active.is_(True)).order_by(Circuit.number)).all()

@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 
 from painel.errors import DatabaseError, NotFound, PainelError, ValidationError
 
@@ -39,8 +40,9 @@ def init_app(app: Flask) -> None:
     def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
         return error_page(404)
 
+    @app.errorhandler(OperationalError)
     @app.errorhandler(DatabaseError)
-    def _database(exc: DatabaseError):  # type: ignore[no-untyped-def]
+    def _database(exc: Exception):  # type: ignore[no-untyped-def]
         log.error("falha no banco de dados em %s: %s", request.path, exc)
         return error_page(503)
 

@@ -43,3 +43,23 @@ def test_invoices_of_a_deactivated_circuit_stay_downloadable(signed_in, portal_d
     response = signed_in.get(f"/faturas/{mine}.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
     assert signed_in.get(f"/faturas/{theirs}.pdf").status_code == 404
+
+
+def test_a_dead_database_answers_503_in_portuguese(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from painel.db import create_engine
+    from painel.settings import load_settings
+    from webui import create_app
+
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/painel?connect_timeout=2"
+    settings = load_settings(environ={}, overrides={"database_url": url, "var_dir": str(tmp_path),
+                                                    "secret_key": "k"})
+    app = create_app(settings, create_engine(url), testing=True)
+    client = app.test_client()
+    page = client.get("/entrar")
+    assert page.status_code == 200
+    import re
+
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    response = client.post("/entrar", data={"usuario": "8011441", "senha": "x", "csrf_token": token})
+    assert response.status_code == 503
+    assert "O banco de dados não respondeu" in response.get_data(as_text=True)

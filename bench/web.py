@@ -7,7 +7,7 @@ report requests/s."
 The database is built by ``bench.scale`` (the demo operator, 1,000 more customers,
 about 2,000 circuits, 12 months of rated CDR rows to today, the past months closed) or
 reused with ``--reuse``. The real server runs as a subprocess (``python -m painel web``,
-waitress, ``--threads``). Each client signs in as the demo subscriber 8011441 through the
+gunicorn, ``--workers`` processes x ``--threads``). Each client signs in as the demo subscriber 8011441 through the
 login form (its own session cookie and keep-alive connection) and then, in a closed
 loop for ``--seconds``, fetches the Faturas page ``/`` and both call lists of its
 circuit for the current month (``/circuitos/<id>/ligacoes/efetuadas?mes=…`` and
@@ -19,7 +19,7 @@ with no errors holds. Figures only: nothing here asserts a time.
 
     python bench/web.py                          # build bench/out/web.db (1,000,000 rows), 20 clients, 20 s
     python bench/web.py --reuse                  # the same database again (built once, ~2 min)
-    python bench/web.py --reuse --clients 40 --seconds 30 --threads 16
+    python bench/web.py --reuse --clients 40 --seconds 30 --workers 3 --threads 16
     python bench/web.py --engine postgresql      # database painel_bench_web on PAINEL_TEST_PG_URL's server
 """
 from __future__ import annotations
@@ -110,7 +110,7 @@ def page_targets(url: str, month: str | None) -> tuple[dict[str, str], dict]:
 
 
 class Server:
-    def __init__(self, url: str, port: int, threads: int) -> None:
+    def __init__(self, url: str, port: int, workers: int, threads: int) -> None:
         self.port = port
         var_dir = OUT / "web-var"
         var_dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,8 @@ class Server:
                     "PAINEL_WEB_LOGIN_LIMIT_ACCOUNT": "100000/minute", "PAINEL_LOG_LEVEL": "WARNING"})
         self.log = open(OUT / "web-server.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "painel", "web", "--listen", f"127.0.0.1:{port}", "--threads", str(threads)],
+            [sys.executable, "-m", "painel", "web", "--listen", f"127.0.0.1:{port}", "--workers", str(workers),
+             "--threads", str(threads)],
             env=env, cwd=var_dir, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -355,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--procs", type=int, default=4, help="client processes the clients are spread over (default 4)")
     ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds (default 20)")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring (default 3)")
-    ap.add_argument("--threads", type=int, default=8, help="waitress threads of painel web (default 8)")
+    ap.add_argument("--workers", type=int, default=2, help="processes of painel web (default 2)")
+    ap.add_argument("--threads", type=int, default=8, help="threads per process of painel web (default 8)")
     ap.add_argument("--pages", default="faturas,efetuadas,recebidas",
                     help="pages each client cycles through (default faturas,efetuadas,recebidas)")
     ap.add_argument("--think", type=float, default=0.0,
@@ -379,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{info['circuits']:,} circuitos, {info['invoices']:,} faturas; circuito {CIRCUIT} em {info['month']}: "
           f"{calls}", flush=True)
     port = args.port or free_port()
-    server = Server(url, port, args.threads)
+    server = Server(url, port, args.workers, args.threads)
     sampler = RssSampler(server.proc.pid)
     sampler.start()
     try:
@@ -389,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         merged = load(port, paths, args.clients, args.procs, args.warmup, args.seconds, args.think / 1000)
         think = f", {args.think:.0f} ms de pausa entre requisições" if args.think else ""
         verdict = report(f"{args.clients} clientes concorrentes ({args.procs} processos{think}), {args.seconds:.0f} s "
-                         f"(após {args.warmup:.0f} s de aquecimento), servidor com {args.threads} threads, "
+                         f"(após {args.warmup:.0f} s de aquecimento), servidor com {args.workers} processos x {args.threads} threads, "
                          f"{os.cpu_count()} CPUs:", merged, args.seconds, args.target_ms)
     finally:
         sampler.stop_event.set()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from painel.categories import CHART_GROUPS, Category
 from painel.fmt import mes_ref
-from painel.models import BILLED_DIRECTIONS, Cdr
+from painel.models import Cdr, billed_calls
 
 #: Okabe & Ito's palette, distinguishable with the common colour-vision deficiencies,
 #: in the order of CHART_GROUPS (local, LDN, LDI, móvel, outros)
@@ -80,22 +82,74 @@ def chart_data(rows: Iterable[tuple[str, str | None, int]], months: Sequence[str
     return ChartData(tuple(months), {g: tuple(v) for g, v in acc.items()})
 
 
-def monthly_counts(session: Session, circuit_ids: Sequence[int], end_month: str, count: int = 12) -> ChartData:
+def counts_query(circuit_ids: Sequence[int], first_month: str, last_month: str):  # type: ignore[no-untyped-def]
+    """Answered calls placed per (billing month, category): read from ix_cdrs_billed alone."""
+    return (select(Cdr.bill_month, Cdr.category, func.count())
+            .where(Cdr.circuit_id.in_(list(circuit_ids)), billed_calls(), Cdr.billsec > 0,
+                   Cdr.bill_month >= first_month, Cdr.bill_month <= last_month)
+            .group_by(Cdr.bill_month, Cdr.category))
+
+
+class FinishedMonthCounts:
+    """The chart's counts of finished months, kept per process for ``ttl`` seconds.
+
+    A finished month changes only when a late CDR arrives for it, and the chart may show
+    that a few minutes late; the running month is never cached. Keys are the customer's
+    circuits and the month range, so one entry serves every page view of a customer.
+    At most ``max_entries`` are kept (the oldest is dropped first). Thread-safe.
+    """
+
+    def __init__(self, ttl: float = 300.0, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
+        self._entries: OrderedDict[tuple, tuple[float, list[tuple[str, str | None, int]]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def rows(self, session: Session, circuit_ids: Sequence[int], first: str, last: str
+             ) -> list[tuple[str, str | None, int]]:
+        key = (tuple(sorted(circuit_ids)), first, last)
+        now = self.clock()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                return hit[1]
+        rows = [(m, c, int(n)) for m, c, n in session.execute(counts_query(circuit_ids, first, last))]
+        with self._lock:
+            self._entries[key] = (now, rows)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return rows
+
+
+def counts_query(circuit_ids: Sequence[int], first_month: str, last_month: str):  # type: ignore[no-untyped-def]
+    """Answered calls placed per (billing month, category): read from ix_cdrs_billed alone."""
+    return (select(Cdr.bill_month, Cdr.category, func.count())
+            .where(Cdr.circuit_id.in_(list(circuit_ids)), billed_calls(), Cdr.billsec > 0,
+                   Cdr.bill_month >= first_month, Cdr.bill_month <= last_month)
+            .group_by(Cdr.bill_month, Cdr.category))
+
+
+def monthly_counts(session: Session, circuit_ids: Sequence[int], end_month: str, count: int = 12, *,
+                   current_month: str | None = None, cache: FinishedMonthCounts | None = None) -> ChartData:
     """Answered calls placed by ``circuit_ids`` per month and group, for the ``count`` months to ``end_month``.
 
-    Months are the billing months (the circuit's time zone), as on the invoices.
+    Months are the billing months (the circuit's time zone), as on the invoices. With a
+    ``cache`` and the ``current_month``, the months before it come from the cache and
+    only the current month (and any later) is counted now.
     """
     months = last_months(end_month, count)
     if not circuit_ids:
         return chart_data((), months)
-    rows = session.execute(
-        select(Cdr.bill_month, Cdr.category, func.count())
-        .where(Cdr.circuit_id.in_(list(circuit_ids)), Cdr.role == "call",
-               Cdr.direction.in_(BILLED_DIRECTIONS), Cdr.billsec > 0,
-               Cdr.bill_month >= months[0], Cdr.bill_month <= months[-1])
-        .group_by(Cdr.bill_month, Cdr.category)
-    ).all()
-    return chart_data(((m, c, n) for m, c, n in rows), months)
+    if cache is None or current_month is None:
+        rows = [tuple(r) for r in session.execute(counts_query(circuit_ids, months[0], months[-1]))]
+        return chart_data(rows, months)
+    past = [m for m in months if m < current_month]
+    rows = cache.rows(session, circuit_ids, past[0], past[-1]) if past else []
+    if months[-1] >= current_month:
+        live = session.execute(counts_query(circuit_ids, max(months[0], current_month), months[-1]))
+        rows = [*rows, *(tuple(r) for r in live)]
+    return chart_data(rows, months)
 
 
 def month_label(month: str) -> str:

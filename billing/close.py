@@ -19,12 +19,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, String, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from billing.invoice import Call, LateCall, Line, invoice_lines, invoice_total
+from billing.invoice import ZERO, Call, LateCall, Line, Sums, invoice_lines, invoice_total, lines_from_sums
 from painel.audit import record
-from painel.catalog import version_rules
-from painel.errors import NoPlan, UnknownCircuit, ValidationError
+from painel.errors import UnknownCircuit, ValidationError
 from painel.fmt import mes_ref
 from painel.locks import job_lock
 from painel.models import (
@@ -35,11 +34,10 @@ from painel.models import (
     Invoice,
     InvoiceLine,
     QuarantinedCdr,
-    RatePlan,
     RatePlanVersion,
+    billed_calls,
 )
 from painel.periods import check_month
-from painel.rating import select_version
 
 log = logging.getLogger("painel.billing.close")
 
@@ -203,19 +201,61 @@ def monthly_fee(session: Session, circuit: Circuit | Target, month: str) -> Deci
     return plan_monthly_fee(session, circuit.rate_plan_id, month)
 
 
-def plan_monthly_fee(session: Session, rate_plan_id: int | None, month: str) -> Decimal | None:
-    """The fee of the plan's version valid on the month's first day; None without a plan or version."""
+def plan_monthly_fee(session: Session | Connection, rate_plan_id: int | None, month: str) -> Decimal | None:
+    """The fee of the plan's version valid on the month's first day; None without a plan or version.
+
+    The version is chosen as ``painel.rating.select_version`` chooses it: the latest
+    ``valid_from`` on or before the day (versions of one plan have distinct dates).
+    """
     if rate_plan_id is None:
         return None
-    plan = session.scalar(select(RatePlan).where(RatePlan.id == rate_plan_id).options(
-        selectinload(RatePlan.versions).selectinload(RatePlanVersion.tariffs)))
-    if plan is None:
-        return None
-    versions = [version_rules(v, plan.code, frozenset()) for v in plan.versions]
-    try:
-        return select_version(versions, first_day(month)).monthly_fee
-    except NoPlan:
-        return None
+    return session.execute(
+        select(RatePlanVersion.monthly_fee)
+        .where(RatePlanVersion.plan_id == rate_plan_id, RatePlanVersion.valid_from <= first_day(month))
+        .order_by(RatePlanVersion.valid_from.desc()).limit(1)
+    ).scalar()
+
+
+@functools.cache
+def _open_sums_query(with_open_invoice: bool):  # type: ignore[no-untyped-def]
+    """``_open_calls_query`` added up per billing month and category, in the database.
+
+    Served by ix_cdrs_billed: the month's calls and the late candidates are found in the
+    index, and only the calls still on no invoice are read from the table.
+    """
+    circuit_id, month = bindparam("circuit_id", type_=Integer()), bindparam("month", type_=String())
+    not_invoiced = Cdr.invoice_id.is_(None)
+    if with_open_invoice:
+        not_invoiced = not_invoiced | (Cdr.invoice_id == bindparam("open_invoice_id", type_=Integer()))
+    closed_months = select(Invoice.month).where(Invoice.circuit_id == circuit_id,
+                                               Invoice.state.in_(_constants(CLOSED_STATES)))
+    return select(Cdr.bill_month, Cdr.category, func.count(), func.sum(Cdr.billable_seconds),
+                  func.sum(Cdr.amount)).where(
+        Cdr.circuit_id == circuit_id, billed_calls(), not_invoiced,
+        # what _lines_for prints: answered calls, and any call that costs something
+        (Cdr.billsec > 0) | (Cdr.amount != literal_column("0")),
+        (Cdr.bill_month == month) | ((Cdr.bill_month < month) & Cdr.bill_month.in_(closed_months)),
+    ).group_by(Cdr.bill_month, Cdr.category)
+
+
+def open_lines(session: Session | Connection, circuit_id: int, month: str, open_invoice_id: int | None,
+               fee: Decimal | None) -> list[Line]:
+    """The lines the month's invoice would print if it closed now (the calls added up in SQL)."""
+    params: dict[str, object] = {"circuit_id": circuit_id, "month": month}
+    if open_invoice_id is not None:
+        params["open_invoice_id"] = open_invoice_id
+    by_category: dict[str | None, Sums] = {}
+    by_month: dict[str, list] = {}
+    for bill_month, category, calls, seconds, amount in session.execute(
+            _open_sums_query(open_invoice_id is not None), params):
+        if bill_month == month:
+            by_category[category] = Sums(calls, int(seconds or 0), amount)
+        else:  # an adjustment line per late month, whatever the categories
+            acc = by_month.setdefault(bill_month, [0, 0, ZERO])
+            acc[0] += calls
+            acc[1] += int(seconds or 0)
+            acc[2] += amount
+    return lines_from_sums(by_category, fee, {m: Sums(*acc) for m, acc in by_month.items()})
 
 
 def open_invoice_total(session: Session, circuit_id: int, month: str) -> Decimal:
@@ -228,11 +268,12 @@ def open_invoice_total(session: Session, circuit_id: int, month: str) -> Decimal
     circuit = session.get(Circuit, circuit_id)
     if circuit is None:
         raise UnknownCircuit(str(circuit_id))
-    invoice = session.scalar(select(Invoice).where(Invoice.circuit_id == circuit_id, Invoice.month == month))
+    invoice = session.execute(select(Invoice.id, Invoice.state, Invoice.total)
+                              .where(Invoice.circuit_id == circuit_id, Invoice.month == month)).first()
     if invoice is not None and invoice.state in CLOSED_STATES:
         return invoice.total
-    current, late = _open_calls(session, circuit_id, month, invoice.id if invoice is not None else None)
-    return invoice_total(_lines_for(current, late, monthly_fee(session, circuit, month)))
+    fee = plan_monthly_fee(session, circuit.rate_plan_id, month)
+    return invoice_total(open_lines(session, circuit_id, month, invoice.id if invoice is not None else None, fee))
 
 
 # ------------------------------------------------------------------ closing
@@ -255,8 +296,7 @@ class _FeeCache:
             return self._fees[rate_plan_id]
         except KeyError:
             pass
-        with Session(bind=conn) as session:  # joins the circuit's transaction, never ends it
-            fee = plan_monthly_fee(session, rate_plan_id, self.month)
+        fee = plan_monthly_fee(conn, rate_plan_id, self.month)
         self._fees[rate_plan_id] = fee
         return fee
 

@@ -8,9 +8,11 @@ the printed lines (DESIGN.md, "Charging").
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
+from typing import Any
 
 from painel.categories import Category
 from painel.errors import ValidationError
@@ -88,6 +90,29 @@ def _category_key(category: str | None) -> tuple[int, str]:
     return (_ORDER.get(category, len(_ORDER)), category)
 
 
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """Calls added up: how many, their billable seconds and their amount."""
+
+    calls: int
+    billable_seconds: int
+    amount: Decimal
+
+
+def _add(acc: dict[Any, list], key: object, seconds: int, amount: Decimal | int | str) -> None:
+    entry = acc.get(key)
+    if entry is None:
+        acc[key] = [1, int(seconds), _as_decimal(amount)]
+    else:
+        entry[0] += 1
+        entry[1] += int(seconds)
+        entry[2] += _as_decimal(amount)
+
+
+def _sums(acc: dict[Any, list]) -> dict[Any, Sums]:
+    return {key: Sums(n, seconds, amount) for key, (n, seconds, amount) in acc.items()}
+
+
 def invoice_lines(
     calls: Iterable[Call | tuple],
     monthly_fee: Decimal | None,
@@ -99,35 +124,36 @@ def invoice_lines(
     ``(ref_month, category, billable_seconds, amount)``. A zero or missing monthly fee
     prints no fee line.
     """
-    by_category: dict[str | None, list[int | Decimal]] = {}
+    by_category: dict[str | None, list] = {}
     for call in calls:
         category, seconds, amount = (
             (call.category, call.billable_seconds, call.amount) if isinstance(call, Call) else tuple(call))
-        acc = by_category.setdefault(category, [0, 0, ZERO])
-        acc[0] += 1
-        acc[1] += int(seconds)
-        acc[2] += _as_decimal(amount)
+        _add(by_category, category, seconds, amount)
+    by_month: dict[str, list] = {}
+    for late in adjustments:
+        ref_month, _category, seconds, amount = (
+            (late.ref_month, late.category, late.billable_seconds, late.amount) if isinstance(late, LateCall)
+            else tuple(late))
+        _add(by_month, ref_month, seconds, amount)
+    return lines_from_sums(_sums(by_category), monthly_fee, _sums(by_month))
+
+
+def lines_from_sums(by_category: Mapping[str | None, Sums], monthly_fee: Decimal | None,
+                    by_month: Mapping[str, Sums] = MappingProxyType({})) -> list[Line]:
+    """``invoice_lines`` from calls already added up per category and, for late calls, per month
+    (what a GROUP BY in the database gives)."""
     lines = [
-        Line("category", category_label(cat), Decimal(acc[2]), category=cat, calls=int(acc[0]),
-             billable_seconds=int(acc[1]))
+        Line("category", category_label(cat), Decimal(acc.amount), category=cat, calls=acc.calls,
+             billable_seconds=acc.billable_seconds)
         for cat, acc in sorted(by_category.items(), key=lambda kv: _category_key(kv[0]))
     ]
     if monthly_fee is not None:
         fee = _as_decimal(monthly_fee)
         if fee != 0:
             lines.append(Line("monthly_fee", MONTHLY_FEE_DESCRIPTION, fee))
-    by_month: dict[str, list[int | Decimal]] = {}
-    for late in adjustments:
-        ref_month, _category, seconds, amount = (
-            (late.ref_month, late.category, late.billable_seconds, late.amount) if isinstance(late, LateCall)
-            else tuple(late))
-        acc = by_month.setdefault(ref_month, [0, 0, ZERO])
-        acc[0] += 1
-        acc[1] += int(seconds)
-        acc[2] += _as_decimal(amount)
     for ref_month, acc in sorted(by_month.items()):
-        lines.append(Line("adjustment", adjustment_description(ref_month), Decimal(acc[2]), calls=int(acc[0]),
-                          billable_seconds=int(acc[1]), ref_month=ref_month))
+        lines.append(Line("adjustment", adjustment_description(ref_month), Decimal(acc.amount), calls=acc.calls,
+                          billable_seconds=acc.billable_seconds, ref_month=ref_month))
     return lines
 
 

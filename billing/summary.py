@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.close import CLOSED_STATES, as_utc, month_of, open_invoice_total
+from billing.close import CLOSED_STATES, as_utc, month_of, open_lines, plan_monthly_fee
+from billing.invoice import invoice_total
 from billing.payments import Balance, balance_of, paid_amounts
 from painel.errors import NotFound, ValidationError
 from painel.fmt import mes_ref
@@ -130,7 +131,14 @@ class CustomerSummary:
     unpaid_count: int
     #: years with issued invoices, most recent first
     years: tuple[int, ...]
+    #: every issued invoice of the customer, newest month first
+    issued: tuple[IssuedInvoice, ...] = ()
     open_label: str = OPEN_LABEL
+
+    def history(self, year: int) -> list[MonthInvoices]:
+        """Histórico de Faturas of ``year`` (as ``history()``), from the invoices already read."""
+        prefix = f"{year:04d}-"
+        return _by_month([i for i in self.issued if i.month.startswith(prefix)])
 
 
 def _customer(session: Session, customer_id: int) -> Customer:
@@ -165,19 +173,38 @@ def _by_month(invoices: list[IssuedInvoice]) -> list[MonthInvoices]:
 
 
 def open_invoices(session: Session, customer_id: int, now: datetime) -> list[OpenInvoice]:
-    """Each active circuit's current month (in its own time zone) with its running total."""
+    """Each active circuit's current month (in its own time zone) with its running total.
+
+    A few queries whatever the number of circuits: the circuits, their invoice rows of
+    the month, one fee per plan, then the calls not yet invoiced added up per circuit
+    (``billing.close.open_lines``, served by an index).
+    """
     now = as_utc(now)
     _customer(session, customer_id)
-    circuits = session.scalars(select(Circuit).where(Circuit.customer_id == customer_id,
-                                                     Circuit.active.is_(True)).order_by(Circuit.number)).all()
+    circuits = session.execute(
+        select(Circuit.id, Circuit.number, Circuit.name, Circuit.timezone, Circuit.rate_plan_id)
+        .where(Circuit.customer_id == customer_id, Circuit.active.is_(True)).order_by(Circuit.number)).all()
+    if not circuits:
+        return []
+    months = {c.id: month_of(now, ZoneInfo(c.timezone)) for c in circuits}
+    rows = session.execute(select(Invoice.circuit_id, Invoice.month, Invoice.id, Invoice.state, Invoice.total)
+                           .where(Invoice.circuit_id.in_(list(months)), Invoice.month.in_(set(months.values()))))
+    invoices = {r.circuit_id: r for r in rows if r.month == months[r.circuit_id]}
+    fees: dict[tuple[int | None, str], Decimal | None] = {}
     out = []
     for circuit in circuits:
-        month = month_of(now, ZoneInfo(circuit.timezone))
-        invoice_id = session.scalar(select(Invoice.id).where(Invoice.circuit_id == circuit.id, Invoice.month == month,
-                                                             Invoice.state == "open"))
+        month = months[circuit.id]
+        invoice = invoices.get(circuit.id)
+        if invoice is not None and invoice.state in CLOSED_STATES:
+            total = invoice.total  # the month is already closed (a zone ahead of the clock, or a rerun)
+        else:
+            key = (circuit.rate_plan_id, month)
+            if key not in fees:
+                fees[key] = plan_monthly_fee(session, circuit.rate_plan_id, month)
+            total = invoice_total(open_lines(session, circuit.id, month, invoice.id if invoice else None, fees[key]))
         out.append(OpenInvoice(circuit_id=circuit.id, circuit_number=circuit.number, circuit_name=circuit.name,
-                               month=month, total=open_invoice_total(session, circuit.id, month),
-                               invoice_id=invoice_id))
+                               month=month, total=total,
+                               invoice_id=invoice.id if invoice is not None and invoice.state == "open" else None))
     return out
 
 
@@ -216,17 +243,25 @@ def history_years(session: Session, customer_id: int) -> list[int]:
 
 
 def customer_summary(session: Session, customer_id: int, now: datetime) -> CustomerSummary:
-    """Resumo do Cliente: name, Fatura em Aberto, Última Fatura, what is owed, the history's years."""
+    """Resumo do Cliente: name, Fatura em Aberto, Última Fatura, what is owed, the history's years.
+
+    The customer's issued invoices are read once (a few hundred rows after years) and the
+    summary, the unpaid ones and the years come from that one list; ``history_of`` gives
+    the Histórico of a year from it too.
+    """
     customer = _customer(session, customer_id)
     current = open_invoices(session, customer_id, now)
-    unpaid = unpaid_invoices(session, customer_id)
+    issued = _issued(session, customer_id)
+    unpaid = [i for i in issued if i.state == "closed" and i.outstanding > 0]
+    last = issued[0].month if issued else None
     return CustomerSummary(
         customer_id=customer.id,
         customer_name=customer.name,
         open_total=sum((o.total for o in current), ZERO),
         open_invoices=tuple(current),
-        last_invoice=last_invoice(session, customer_id),
+        last_invoice=MonthInvoices(last, tuple(i for i in issued if i.month == last)) if last else None,
         unpaid_total=sum((i.outstanding for i in unpaid), ZERO),
         unpaid_count=len(unpaid),
-        years=tuple(history_years(session, customer_id)),
+        years=tuple(sorted({int(i.month[:4]) for i in issued}, reverse=True)),
+        issued=tuple(issued),
     )

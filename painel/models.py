@@ -23,6 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import TextClause
 
 from painel.types import ExactDecimal, Money, UtcDateTime
 
@@ -238,6 +239,16 @@ class Holiday(Base):
 
 #: business directions the circuit pays for; received calls cost zero
 BILLED_DIRECTIONS = ("outbound", "forwarded", "collect")
+#: ix_cdrs_billed, a partial index of the billed calls. A query can use it only when its WHERE
+#: holds the index's condition as literals (``billed_calls()``): neither SQLite nor a generic
+#: PostgreSQL plan can prove a condition on bound parameters implies the index's.
+BILLED_INDEX_COLUMNS = ("circuit_id", "bill_month", "invoice_id", "category", "billsec")
+BILLED_INDEX_WHERE = "role = 'call' AND direction IN (" + ", ".join(f"'{d}'" for d in BILLED_DIRECTIONS) + ")"
+
+
+def billed_calls() -> TextClause:
+    """The WHERE term that selects the calls a circuit pays for and lets ix_cdrs_billed serve."""
+    return text(BILLED_INDEX_WHERE)
 
 
 class Cdr(Base):
@@ -259,6 +270,10 @@ class Cdr(Base):
         # an invoice's itemized calls (PDF); NULL until the close links a call, so inserts pay nothing
         Index("ix_cdrs_invoice", "invoice_id", sqlite_where=text("invoice_id IS NOT NULL"),
               postgresql_where=text("invoice_id IS NOT NULL")),
+        # the billed calls of a circuit by billing month: the portal's Fatura em Aberto (calls
+        # not yet invoiced) and the monthly chart's counts read it alone, without the table
+        Index("ix_cdrs_billed", *BILLED_INDEX_COLUMNS, sqlite_where=text(BILLED_INDEX_WHERE),
+              postgresql_where=text(BILLED_INDEX_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -45,7 +45,8 @@ class Settings:
     web_listen: str = "127.0.0.1:8000"
     #: signs session cookies; empty: a random key kept in <var_dir>/secret_key
     secret_key: str = ""
-    #: waitress worker threads of `painel web`
+    #: processes of `painel web` (0: one per core, at least 2) and threads in each
+    web_workers: int = 0
     web_threads: int = 8
     #: idle minutes before a portal session expires, and its absolute limit in hours
     web_session_minutes: int = 30
@@ -57,6 +58,9 @@ class Settings:
     web_login_limit_account: str = "5/minute;30/hour"
     #: Flask-Limiter storage: memory:// for one process, redis://… for several
     web_limiter_storage: str = "memory://"
+    #: seconds the portal keeps a customer's chart counts of finished months (0: not kept);
+    #: a late CDR of a finished month shows on the chart at most this late
+    web_chart_cache_seconds: int = 300
     #: router
     router_listen: str = "127.0.0.1:8084"
     #: how the router reaches a circuit's phone, and the carrier (FreeSWITCH dial strings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,24 +22,36 @@ from painel.settings import Settings
 log = logging.getLogger("painel.web")
 
 
-def _secret_key(settings: Settings) -> str:
-    """The configured key, or one generated once and kept (0600) under var_dir."""
+def ensure_secret_key(settings: Settings) -> str:
+    """The configured key, or one generated once and kept (0600) under var_dir.
+
+    Safe when several processes start at once: the key is written to a private temporary
+    file and linked into place, so a reader never sees a half-written key and the first
+    process to link wins; the others read its key.
+    """
     if settings.secret_key:
         return settings.secret_key
     path = Path(settings.var_dir) / "secret_key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")  # mode 0600
+    try:
         with os.fdopen(fd, "w") as fh:
-            fh.write(key)
+            fh.write(secrets.token_urlsafe(48))
+        os.link(tmp, path)
         log.info("chave de sessão criada em %s", path)
-        return key
+    except FileExistsError:
+        pass  # another process created it first: use that one
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
 
 
 def create_app(settings: Settings, engine: Engine | None = None, *, testing: bool = False) -> Flask:
+    from billing.chart import FinishedMonthCounts
     from painel.db import create_engine
     from webui import auth, errors, security
     from webui.db import init_db
@@ -47,7 +60,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, testing: boo
 
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=_secret_key(settings),
+        SECRET_KEY=ensure_secret_key(settings),
         TESTING=testing,
         SESSION_COOKIE_NAME="painel_sessao",
         SESSION_COOKIE_HTTPONLY=True,
@@ -63,6 +76,8 @@ def create_app(settings: Settings, engine: Engine | None = None, *, testing: boo
         PAINEL_SETTINGS=settings,
     )
     init_db(app, engine or create_engine(settings.database_url))
+    if settings.web_chart_cache_seconds > 0:
+        app.extensions["painel_chart_cache"] = FinishedMonthCounts(ttl=settings.web_chart_cache_seconds)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing.chart import (
+    FinishedMonthCounts,
     PALETTE,
     ChartData,
     chart_data,
@@ -65,6 +66,45 @@ def test_monthly_counts_are_answered_calls_placed_by_the_circuit(demo_db, settin
         assert all(data.month_total(i) > 0 for i in range(8, 12))
         assert all(data.month_total(i) == 0 for i in range(0, 8))
         assert monthly_counts(s, [], "2026-11").total == 0
+
+
+def test_finished_months_come_from_the_cache_and_the_current_month_is_live(demo_db, settings) -> None:  # type: ignore[no-untyped-def]
+    from cdr_ingest.pipeline import Ingester
+    from cdr_ingest.synth import json_cdr, scenario_call
+
+    run_demo(settings, demo_db, now=NOW, calls_per_day=1.0)
+    clock = [1000.0]
+    cache = FinishedMonthCounts(ttl=300, clock=lambda: clock[0])
+    ingester = Ingester(demo_db, settings)
+
+    def place(start: datetime, seed: str) -> None:
+        call = scenario_call("outbound", circuit="8011441", did=None, other="0218632221234",
+                             start_epoch=int(start.timestamp()), talk_seconds=60, uuid_seed=seed)
+        assert ingester.ingest_items([ingester.json_item(json_cdr(call.a), seed)]).rated == 1
+
+    with Session(demo_db) as s:
+        cid = s.scalar(select(Circuit.id).where(Circuit.number == "8011441"))
+        plain = monthly_counts(s, [cid], "2026-11")
+        cached = monthly_counts(s, [cid], "2026-11", current_month="2026-11", cache=cache)
+        assert cached == plain
+    place(datetime(2026, 10, 10, 15, tzinfo=timezone.utc), "late-october")
+    place(datetime(2026, 11, 19, 15, tzinfo=timezone.utc), "this-month")
+    with Session(demo_db) as s:
+        fresh = monthly_counts(s, [cid], "2026-11")
+        seen = monthly_counts(s, [cid], "2026-11", current_month="2026-11", cache=cache)
+        # November is counted now; October comes from the cache until the entry expires
+        assert seen.month_total(11) == fresh.month_total(11) == plain.month_total(11) + 1
+        assert seen.month_total(10) == plain.month_total(10) == fresh.month_total(10) - 1
+        clock[0] += 301
+        assert monthly_counts(s, [cid], "2026-11", current_month="2026-11", cache=cache) == fresh
+        # a year in the past is all finished months: one cached entry, no live query needed
+        assert monthly_counts(s, [cid], "2025-12", current_month="2026-11", cache=cache) == \
+            monthly_counts(s, [cid], "2025-12")
+    small = FinishedMonthCounts(ttl=300, max_entries=2, clock=lambda: clock[0])
+    with Session(demo_db) as s:
+        for end in ("2026-08", "2026-09", "2026-10"):
+            monthly_counts(s, [cid], end, current_month="2026-11", cache=small)
+    assert len(small._entries) == 2  # the oldest entry was dropped
 
 
 def test_png_is_deterministic_sized_and_uses_the_palette() -> None:

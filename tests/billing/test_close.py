@@ -350,6 +350,46 @@ def test_open_invoice_total_of_the_current_month(billed_db, settings) -> None:  
         assert open_invoice_total(s, cid, "2026-10") == invoices(billed_db, "2026-10")["8011441"].total
 
 
+def test_open_lines_are_the_lines_the_close_prints(billed_db, settings) -> None:  # type: ignore[no-untyped-def]
+    """The portal adds the open month up in SQL; the close adds call by call: same lines, every circuit."""
+    close_month(billed_db, "2026-09", now=NOW)
+    for n, day in enumerate((3, 17, 28)):  # late September calls: an adjustment line on October
+        ingest_late_call(billed_db, settings, start=datetime(2026, 9, day, 13, tzinfo=timezone.utc),
+                         seconds=30 + n * 41, seed=f"late-sep-{n}")
+    circuits = active_circuits(billed_db)
+    expected = {}
+    with Session(billed_db) as s:
+        for cid, number in circuits.items():
+            circuit = s.get(Circuit, cid)
+            fee = close_mod.plan_monthly_fee(s, circuit.rate_plan_id, "2026-10")
+            expected[number] = [(ln.kind, ln.description, ln.calls, ln.billable_seconds, ln.amount, ln.ref_month)
+                                for ln in close_mod.open_lines(s, cid, "2026-10", None, fee)]
+    assert any(kind == "adjustment" for kind, *_ in expected["8011441"])
+    close_month(billed_db, "2026-10", now=NOW)
+    printed = {number: [(ln.kind, ln.description, ln.calls, ln.billable_seconds, ln.amount, ln.ref_month)
+                        for ln in sorted(inv.lines, key=lambda ln: ln.position)]
+               for number, inv in invoices(billed_db, "2026-10").items()}
+    assert printed == expected
+
+
+def test_open_sums_and_chart_counts_are_served_by_the_billed_index(engine, db_url) -> None:  # type: ignore[no-untyped-def]
+    """The Fatura em Aberto and the chart read ix_cdrs_billed, never the circuit's whole history."""
+    from billing.chart import counts_query
+    from sqlplan import query_plan
+
+    params = {"circuit_id": 1, "month": "2026-11"}
+    for statement, args in ((close_mod._open_sums_query(False), params),
+                            (close_mod._open_sums_query(True), {**params, "open_invoice_id": 7}),
+                            (counts_query([1, 2, 3], "2025-12", "2026-11"), {})):
+        plan = query_plan(engine, statement, args)
+        if db_url.startswith("sqlite"):
+            assert "USING INDEX ix_cdrs_billed (circuit_id=?" in plan, plan
+            assert "SCAN cdrs" not in plan, plan
+        else:
+            assert "ix_cdrs_billed" in plan, plan
+            assert "Seq Scan on cdrs" not in plan, plan
+
+
 # ------------------------------------------------------------------ CLI
 
 

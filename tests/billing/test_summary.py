@@ -172,6 +172,10 @@ def test_history_by_year(engine, world: World) -> None:  # type: ignore[no-untyp
         h2025 = history(s, world.customer, 2025)
         assert history(s, world.customer, 2024) == []  # only the neighbour has 2024
         assert history_years(s, world.customer) == [2026, 2025]
+        summary = customer_summary(s, world.customer, NOW)
+        assert list(summary.years) == history_years(s, world.customer)
+        for year in (2024, 2025, 2026):  # the page's history comes from the summary's one read
+            assert summary.history(year) == history(s, world.customer, year)
         assert history_years(s, world.neighbour) == [2026, 2024]
     assert [(m.label, m.total, m.paid) for m in h2026] == [
         ("11/2026", D("41.00"), False), ("10/2026", D("64.64"), False)]

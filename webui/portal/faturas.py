@@ -21,7 +21,7 @@ from billing.chart import TITLE as CHART_TITLE
 from billing.chart import ChartData, monthly_counts, render_png
 from billing.close import CLOSED_STATES, month_of
 from billing.pdf import Operator, ensure_pdf, load_open_document, render_pdf
-from billing.summary import MonthInvoices, customer_summary, history
+from billing.summary import MonthInvoices, customer_summary
 from painel.categories import CHART_GROUPS
 from painel.fmt import brl, mes_ref
 from webui.access import customer, customer_circuits, feature, owned_circuit, owned_invoice
@@ -67,6 +67,12 @@ def chart_months(year: int | None, zone: ZoneInfo, now: datetime) -> str:
     return f"{year:04d}-12" if year is not None else month_of(now, zone)
 
 
+def chart_counts(circuits: list[int], end_month: str, zone: ZoneInfo, now: datetime) -> ChartData:
+    """The chart's counts; finished months from the app's cache (``web_chart_cache_seconds``)."""
+    return monthly_counts(db(), circuits, end_month, current_month=month_of(now, zone),
+                          cache=current_app.extensions.get("painel_chart_cache"))
+
+
 def chart_rows(data: ChartData) -> list[dict[str, object]]:
     """The chart's counts as table rows (one per month), so the data reads without the image."""
     return [{"month": mes_ref(month), "counts": [data.counts[g][i] for g in CHART_GROUPS],
@@ -97,11 +103,11 @@ def faturas():  # type: ignore[no-untyped-def]
     year = chosen if chosen is not None else (years[0] if years else now.astimezone(zone).year)
     if year not in years:
         years = sorted({*years, year}, reverse=True)
-    months: list[MonthInvoices] = history(session, owner.id, year)
+    months: list[MonthInvoices] = summary.history(year)
     chart = None
     if current_user.has("grafico"):
         circuits = [c.id for c in customer_circuits()]
-        data = monthly_counts(session, circuits, chart_months(chosen, zone, now))
+        data = chart_counts(circuits, chart_months(chosen, zone, now), zone, now)
         chart = {"data": data, "rows": chart_rows(data), "groups": list(CHART_GROUPS.values()),
                  "alt": chart_alt(data), "ano": chosen,
                  "first": mes_ref(data.months[0]), "last": mes_ref(data.months[-1])}
@@ -120,7 +126,8 @@ def grafico():  # type: ignore[no-untyped-def]
     except BadRequest as exc:
         return error_page(400, exc.message)
     circuits = [c.id for c in customer_circuits()]
-    data = monthly_counts(db(), circuits, chart_months(year, signed_zone(), now_utc()))
+    zone, now = signed_zone(), now_utc()
+    data = chart_counts(circuits, chart_months(year, zone, now), zone, now)
     png = render_png(data, title=CHART_TITLE)
     return send_file(io.BytesIO(png), mimetype="image/png", download_name="grafico.png", max_age=0)
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, String, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy import Integer, String, bindparam, cast, delete, func, insert, literal_column, select, union, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -220,21 +220,24 @@ def plan_monthly_fee(session: Session | Connection, rate_plan_id: int | None, mo
 def _open_sums_query(with_open_invoice: bool):  # type: ignore[no-untyped-def]
     """``_open_calls_query`` added up per billing month and category, in the database.
 
-    Served by ix_cdrs_billed: the month's calls and the late candidates are found in the
-    index, and only the calls still on no invoice are read from the table.
+    Served by ix_cdrs_billed: the month's calls and the late ones are found in the index,
+    and only the calls still on no invoice are read from the table.
     """
     circuit_id, month = bindparam("circuit_id", type_=Integer()), bindparam("month", type_=String())
     not_invoiced = Cdr.invoice_id.is_(None)
     if with_open_invoice:
         not_invoiced = not_invoiced | (Cdr.invoice_id == bindparam("open_invoice_id", type_=Integer()))
-    closed_months = select(Invoice.month).where(Invoice.circuit_id == circuit_id,
-                                               Invoice.state.in_(_constants(CLOSED_STATES)))
+    # the month and the earlier closed ones, as one list: each is an equality seek on the
+    # index (circuit, month, invoice_id NULL), where "this month OR an earlier closed one"
+    # would scan the circuit's whole history in the index
+    months = union(select(cast(month, String(7))),
+                   select(Invoice.month).where(Invoice.circuit_id == circuit_id, Invoice.month < month,
+                                               Invoice.state.in_(_constants(CLOSED_STATES))))
     return select(Cdr.bill_month, Cdr.category, func.count(), func.sum(Cdr.billable_seconds),
                   func.sum(Cdr.amount)).where(
-        Cdr.circuit_id == circuit_id, billed_calls(), not_invoiced,
+        Cdr.circuit_id == circuit_id, billed_calls(), Cdr.bill_month.in_(months), not_invoiced,
         # what _lines_for prints: answered calls, and any call that costs something
         (Cdr.billsec > 0) | (Cdr.amount != literal_column("0")),
-        (Cdr.bill_month == month) | ((Cdr.bill_month < month) & Cdr.bill_month.in_(closed_months)),
     ).group_by(Cdr.bill_month, Cdr.category)
 
 

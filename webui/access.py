@@ -38,15 +38,16 @@ class Subscriber(UserMixin):
         self.number = circuit.number
         self.customer_id = circuit.customer_id
         self.stamp = password_stamp(circuit.web_password_hash)
+        # held for the request: the session's identity map keeps objects weakly, and
+        # without this every ``.circuit`` would read the row again
+        self._circuit = circuit
 
     def get_id(self) -> str:
         return f"c:{self.circuit_id}:{self.stamp}"
 
     @property
     def circuit(self) -> Circuit:
-        circuit = db().get(Circuit, self.circuit_id)
-        assert circuit is not None
-        return circuit
+        return self._circuit
 
     def has(self, flag: str) -> bool:
         return bool(getattr(self.circuit, f"flag_{flag}"))

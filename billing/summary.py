@@ -191,6 +191,7 @@ def open_invoices(session: Session, customer_id: int, now: datetime) -> list[Ope
                            .where(Invoice.circuit_id.in_(list(months)), Invoice.month.in_(set(months.values()))))
     invoices = {r.circuit_id: r for r in rows if r.month == months[r.circuit_id]}
     fees: dict[tuple[int | None, str], Decimal | None] = {}
+    conn = session.connection()  # plain Core statements below: no ORM work per query
     out = []
     for circuit in circuits:
         month = months[circuit.id]
@@ -200,8 +201,8 @@ def open_invoices(session: Session, customer_id: int, now: datetime) -> list[Ope
         else:
             key = (circuit.rate_plan_id, month)
             if key not in fees:
-                fees[key] = plan_monthly_fee(session, circuit.rate_plan_id, month)
-            total = invoice_total(open_lines(session, circuit.id, month, invoice.id if invoice else None, fees[key]))
+                fees[key] = plan_monthly_fee(conn, circuit.rate_plan_id, month)
+            total = invoice_total(open_lines(conn, circuit.id, month, invoice.id if invoice else None, fees[key]))
         out.append(OpenInvoice(circuit_id=circuit.id, circuit_number=circuit.number, circuit_name=circuit.name,
                                month=month, total=total,
                                invoice_id=invoice.id if invoice is not None and invoice.state == "open" else None))

@@ -24,7 +24,7 @@ from billing.pdf import Operator, ensure_pdf, load_open_document, render_pdf
 from billing.summary import MonthInvoices, customer_summary
 from painel.categories import CHART_GROUPS
 from painel.fmt import brl, mes_ref
-from webui.access import customer, customer_circuits, feature, owned_circuit, owned_invoice
+from webui.access import customer_circuits, feature, owned_circuit, owned_invoice
 from webui.db import db, engine, settings
 from webui.errors import error_page
 from webui.portal import portal
@@ -92,12 +92,12 @@ def chart_alt(data: ChartData) -> str:
 def faturas():  # type: ignore[no-untyped-def]
     session = db()
     now = now_utc()
-    owner = customer()
+    owner_id = current_user.customer_id
     try:
         chosen = parse_year(request.args.get("ano"))
     except BadRequest as exc:
         return error_page(400, exc.message)
-    summary = customer_summary(session, owner.id, now)
+    summary = customer_summary(session, owner_id, now)
     years = list(summary.years)
     zone = signed_zone()
     year = chosen if chosen is not None else (years[0] if years else now.astimezone(zone).year)
@@ -106,7 +106,7 @@ def faturas():  # type: ignore[no-untyped-def]
     months: list[MonthInvoices] = summary.history(year)
     chart = None
     if current_user.has("grafico"):
-        circuits = [c.id for c in customer_circuits()]
+        circuits = [o.circuit_id for o in summary.open_invoices]  # the customer's active circuits
         data = chart_counts(circuits, chart_months(chosen, zone, now), zone, now)
         chart = {"data": data, "rows": chart_rows(data), "groups": list(CHART_GROUPS.values()),
                  "alt": chart_alt(data), "ano": chosen,

@@ -63,3 +63,22 @@ def test_a_dead_database_answers_503_in_portuguese(tmp_path) -> None:  # type: i
     response = client.post("/entrar", data={"usuario": "8011441", "senha": "x", "csrf_token": token})
     assert response.status_code == 503
     assert "O banco de dados não respondeu" in response.get_data(as_text=True)
+
+
+def test_the_menu_marks_the_section_of_every_page(signed_in) -> None:  # type: ignore[no-untyped-def]
+    """A call list belongs to Faturas, a message to Mensagens: the menu says where you are."""
+    import re
+
+    from webui.portal import section_of
+
+    home = signed_in.get("/").get_data(as_text=True)
+    link = re.search(r'href="(/circuitos/\d+/ligacoes/efetuadas[^"]*)"', home)
+    assert link is not None
+    pages = {"/": "Faturas", link.group(1).replace("&amp;", "&"): "Faturas", "/blacklist": "Blacklist",
+             "/numeros": "Números", "/tabela": "Tabela", "/mensagens": "Mensagens", "/perfil": "Perfil"}
+    for path, label in pages.items():
+        html = signed_in.get(path).get_data(as_text=True)
+        assert re.findall(r'aria-current="page">([^<]+)</a>', html) == [label], path
+    assert section_of("portal.mensagem") == "portal.mensagens"
+    assert section_of("portal.numeros_sigame") == "portal.numeros"
+    assert section_of("auth.login") is None and section_of(None) is None

@@ -19,6 +19,21 @@ MENU = (
     ("portal.perfil", "Perfil", ("perfil",)),
 )
 
+#: pages that belong to a menu entry without sharing its endpoint's name
+SECTIONS = {"portal.ligacoes": "portal.faturas", "portal.mensagem": "portal.mensagens"}
+
+
+def section_of(endpoint: str | None) -> str | None:
+    """The menu entry a page belongs to (``portal.numeros_sigame`` -> ``portal.numeros``)."""
+    if endpoint is None:
+        return None
+    if endpoint in SECTIONS:
+        return SECTIONS[endpoint]
+    for menu_endpoint, _label, _flags in MENU:
+        if endpoint == menu_endpoint or endpoint.startswith(menu_endpoint + "_"):
+            return menu_endpoint
+    return None
+
 
 def home_endpoint(circuit) -> str | None:  # type: ignore[no-untyped-def]
     """The first page the circuit's flags allow (Faturas when on), None when none is."""
@@ -30,7 +45,7 @@ def home_endpoint(circuit) -> str | None:  # type: ignore[no-untyped-def]
 
 @portal.app_context_processor
 def _menu():  # type: ignore[no-untyped-def]
-    from flask import url_for
+    from flask import request, url_for
 
     if not current_user.is_authenticated:
         return {"menu": [], "home_url": url_for("auth.login")}
@@ -38,7 +53,7 @@ def _menu():  # type: ignore[no-untyped-def]
     items = [(endpoint, label) for endpoint, label, flags in MENU
              if any(getattr(circuit, f"flag_{f}") for f in flags)]
     home = home_endpoint(circuit)
-    return {"menu": items, "signed_circuit": circuit,
+    return {"menu": items, "signed_circuit": circuit, "menu_section": section_of(request.endpoint),
             "home_url": url_for(home) if home else url_for("auth.sem_funcoes")}
 
 

@@ -82,14 +82,6 @@ def chart_data(rows: Iterable[tuple[str, str | None, int]], months: Sequence[str
     return ChartData(tuple(months), {g: tuple(v) for g, v in acc.items()})
 
 
-def counts_query(circuit_ids: Sequence[int], first_month: str, last_month: str):  # type: ignore[no-untyped-def]
-    """Answered calls placed per (billing month, category): read from ix_cdrs_billed alone."""
-    return (select(Cdr.bill_month, Cdr.category, func.count())
-            .where(Cdr.circuit_id.in_(list(circuit_ids)), billed_calls(), Cdr.billsec > 0,
-                   Cdr.bill_month >= first_month, Cdr.bill_month <= last_month)
-            .group_by(Cdr.bill_month, Cdr.category))
-
-
 class FinishedMonthCounts:
     """The chart's counts of finished months, kept per process for ``ttl`` seconds.
 
@@ -123,7 +115,7 @@ class FinishedMonthCounts:
 
 
 def counts_query(circuit_ids: Sequence[int], first_month: str, last_month: str):  # type: ignore[no-untyped-def]
-    """Answered calls placed per (billing month, category): read from ix_cdrs_billed alone."""
+    """Answered calls placed per (billing month, category), found through ix_cdrs_billed."""
     return (select(Cdr.bill_month, Cdr.category, func.count())
             .where(Cdr.circuit_id.in_(list(circuit_ids)), billed_calls(), Cdr.billsec > 0,
                    Cdr.bill_month >= first_month, Cdr.bill_month <= last_month)

@@ -21,7 +21,7 @@ from sqlalchemy import Integer, String, bindparam, cast, delete, func, insert, l
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from billing.invoice import ZERO, Call, LateCall, Line, Sums, invoice_lines, invoice_total, lines_from_sums
+from billing.invoice import Call, LateCall, Line, Sums, invoice_lines, invoice_total, lines_from_sums
 from painel.audit import record
 from painel.errors import UnknownCircuit, ValidationError
 from painel.fmt import mes_ref

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -140,7 +141,8 @@ def blacklist() -> None:
 @click.option("--prefix", is_flag=True, help="Bloqueia todos os números que começam assim (ex.: 0303).")
 @click.option("--note", default=None, help="Observação (ex.: telemarketing).")
 @click.option("--did", default=None, help="Só nas chamadas para este DID.")
-@click.option("--expires", default=None, help="Data de expiração AAAA-MM-DD (UTC).")
+@click.option("--expires", default=None,
+              help="Deixa de bloquear a partir de 00:00 deste dia AAAA-MM-DD, no fuso do circuito.")
 @pass_app
 def blacklist_add_cmd(app: AppContext, circuit: str, number: str, prefix: bool, note: str | None,
                       did: str | None, expires: str | None) -> None:
@@ -151,17 +153,20 @@ def blacklist_add_cmd(app: AppContext, circuit: str, number: str, prefix: bool, 
       painel blacklist add --circuit 8011441 "+55 11 98888-7777" --note "ligações insistentes"
     """
     from painel.db import transaction
-    from painel.routing import blacklist_add, circuit_by_number
+    from painel.routing import blacklist_add, circuit_by_number, expiry_of_day
 
-    expires_at = None
+    day = None
     if expires:
         try:
-            expires_at = datetime.strptime(expires, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            day = datetime.strptime(expires, "%Y-%m-%d").date()
         except ValueError:
             raise ValidationError("data de expiração inválida: use AAAA-MM-DD") from None
     with transaction(app.sessions) as session:
-        entry = blacklist_add(session, circuit_by_number(session, circuit), number, is_prefix=prefix, note=note,
-                              did=did, expires_at=expires_at)
+        owner = circuit_by_number(session, circuit)
+        expires_at = expiry_of_day(day, owner.timezone) if day else None
+        if expires_at is not None and expires_at <= datetime.now(timezone.utc):
+            raise ValidationError("a data de expiração precisa estar no futuro (a partir de amanhã)")
+        entry = blacklist_add(session, owner, number, is_prefix=prefix, note=note, did=did, expires_at=expires_at)
         click.echo(f"bloqueado: {entry.number}{' (prefixo)' if entry.is_prefix else ''} [id {entry.id}]")
 
 
@@ -208,7 +213,8 @@ def blacklist_list_cmd(app: AppContext, circuit: str) -> None:
             if e.is_prefix:
                 extra.append("prefixo")
             if e.expires_at:
-                extra.append(f"expira {e.expires_at:%d/%m/%Y}")
+                local = e.expires_at.astimezone(ZoneInfo(c.timezone))
+                extra.append(f"expira {local:%d/%m/%Y %H:%M}")
             click.echo(f"{e.id}\t{e.number}\t{e.hits} bloqueio(s)\t{', '.join(extra)}\t{e.note or ''}")
 
 

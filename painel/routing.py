@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
@@ -140,6 +141,12 @@ def normalize_blacklist_number(raw: str, home_ddd: str, is_prefix: bool) -> str:
         return normalize(raw, home_ddd).e164.lstrip("+")
     except Exception as exc:  # InvalidNumber carries the pt-BR reason
         raise ValidationError(f"número inválido para a blacklist: {getattr(exc, 'why', exc)}") from None
+
+
+def expiry_of_day(day: date, circuit_timezone: str) -> datetime:
+    """An entry that "expires on ``day``" stops blocking at 00:00 of that day on the circuit's
+    clock (the portal and the CLI mean the same instant); returned in UTC."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(circuit_timezone)).astimezone(timezone.utc)
 
 
 def blacklist_add(session: Session, circuit: Circuit, raw: str, *, is_prefix: bool = False,

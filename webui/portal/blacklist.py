@@ -7,7 +7,7 @@ button posts here too (``numero`` and ``origem``), and is sent back to where it 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -137,7 +137,7 @@ def blacklist_add():  # type: ignore[no-untyped-def]
             errors["expira_em"] = "A data de expiração precisa estar no futuro (a partir de amanhã)."
         else:
             # the block lasts until the start of that day in the circuit's time zone
-            expires_at = datetime.combine(day, time(0), tzinfo=ZoneInfo(circuit.timezone)).astimezone(timezone.utc)
+            expires_at = routing.expiry_of_day(day, circuit.timezone)
 
     if not errors:
         session = db()

@@ -87,9 +87,10 @@ def _mount() -> None:
     from cdr_ingest.cli import cdr, rates
     from esl_router.cli import acb, blacklist, followme, router
     from painel.demo import demo
+    from painel.did_cli import did
     from webui.cli import web
 
-    for command in (cdr, rates, demo, router, blacklist, followme, acb, bill, pay, web):
+    for command in (cdr, rates, demo, router, blacklist, followme, acb, did, bill, pay, web):
         main.add_command(command)
 
 

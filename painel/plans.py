@@ -240,3 +240,90 @@ def export_csv(session: Session, plan_codes: Iterable[str] = ()) -> str:
                     v.normal_end_hour, v.normal_weekdays.replace(",", " "),
                 ])
     return out.getvalue()
+
+
+# ------------------------------------------------------------------ a new version from the admin pages
+
+#: what a tariff change may set; anything not given is copied from the version in force
+TARIFF_FIELDS = ("price_per_minute", "reduced_price_per_minute", "connection_fee", "grace_seconds",
+                 "minimum_seconds", "increment_seconds")
+
+
+def version_in_force(plan: RatePlan, day: date) -> RatePlanVersion | None:
+    """The plan's version valid on ``day`` (the latest ``valid_from`` on or before it)."""
+    candidates = [v for v in plan.versions if v.valid_from <= day]
+    return max(candidates, key=lambda v: v.valid_from) if candidates else None
+
+
+def _check_tariff(category: str, values: dict) -> None:
+    for name in ("price_per_minute", "reduced_price_per_minute", "connection_fee"):
+        value = values.get(name)
+        if value is not None and (not isinstance(value, Decimal) or value < 0 or value.as_tuple().exponent < -6):
+            raise ValidationError(f"{category}: {name} deve ser um valor em reais, não negativo, até 6 casas")
+    if values["price_per_minute"] is None:
+        raise ValidationError(f"{category}: informe o preço por minuto")
+    for name, low in (("grace_seconds", 0), ("minimum_seconds", 0), ("increment_seconds", 1)):
+        if not isinstance(values[name], int) or not low <= values[name] <= 3600:
+            raise ValidationError(f"{category}: {name} deve ser um número de segundos entre {low} e 3600")
+
+
+def new_version(session: Session, plan_code: str, valid_from: date, *, today: date,
+                monthly_fee: Decimal | None = None, tariffs: dict[str, dict] | None = None,
+                reduced_band: bool | None = None, note: str | None = None,
+                actor: tuple[str, str], address: str | None = None) -> RatePlanVersion:
+    """Publish a new version of ``plan_code`` valid from ``valid_from``.
+
+    Versions are never edited: calls already rated keep the prices they were rated with.
+    So the new version starts tomorrow at the earliest (``today`` is the operator's local
+    date), on a day no other version starts. What is not given is copied from the version
+    in force on ``valid_from``; ``tariffs`` maps a category to the fields that change.
+    """
+    from painel.audit import record
+
+    plan = session.scalar(select(RatePlan).where(RatePlan.code == plan_code)
+                          .options(selectinload(RatePlan.versions).selectinload(RatePlanVersion.tariffs)))
+    if plan is None:
+        raise ValidationError(f"plano desconhecido: {plan_code}")
+    if valid_from <= today:
+        raise ValidationError("a nova versão precisa começar no futuro (a partir de amanhã): "
+                              "ligações já tarifadas não mudam de preço")
+    if any(v.valid_from == valid_from for v in plan.versions):
+        raise ValidationError(f"já existe uma versão do plano {plan.code} começando em {valid_from:%d/%m/%Y}")
+    base = version_in_force(plan, valid_from)
+    before = _version_dict(base) if base is not None else None
+    prices: dict[str, dict] = {t.category: {f: getattr(t, f) for f in TARIFF_FIELDS}
+                               for t in (base.tariffs if base is not None else [])}
+    for category, changes in (tariffs or {}).items():
+        try:
+            Category(category)
+        except ValueError:
+            raise ValidationError(f"categoria desconhecida: {category}") from None
+        unknown = set(changes) - set(TARIFF_FIELDS)
+        if unknown:
+            raise ValidationError(f"{category}: campos desconhecidos {', '.join(sorted(unknown))}")
+        current = prices.get(category, {"price_per_minute": None, "reduced_price_per_minute": None,
+                                        "connection_fee": Decimal("0"), "grace_seconds": 0,
+                                        "minimum_seconds": 30, "increment_seconds": 6})
+        prices[category] = {**current, **changes}
+    if not prices:
+        raise ValidationError("a versão precisa de ao menos uma tarifa")
+    for category, values in prices.items():
+        _check_tariff(category, values)
+    fee = base.monthly_fee if monthly_fee is None and base is not None else (monthly_fee or Decimal("0"))
+    if fee < 0 or fee != fee.quantize(Decimal("0.01")):
+        raise ValidationError("a mensalidade deve ser em reais e centavos, não negativa")
+    version = RatePlanVersion(
+        plan_id=plan.id, version=max((v.version for v in plan.versions), default=0) + 1, valid_from=valid_from,
+        monthly_fee=fee,
+        reduced_band=base.reduced_band if reduced_band is None and base is not None else bool(reduced_band),
+        normal_start_hour=base.normal_start_hour if base is not None else 7,
+        normal_end_hour=base.normal_end_hour if base is not None else 21,
+        normal_weekdays=base.normal_weekdays if base is not None else "0,1,2,3,4,5",
+        note=note or None,
+        tariffs=[Tariff(category=c, **values) for c, values in sorted(prices.items())],
+    )
+    session.add(version)
+    session.flush()
+    record(session, actor_kind=actor[0], actor=actor[1], action="plan.version", target_kind="plan",
+           target_id=plan.code, before=before, after=_version_dict(version), address=address)
+    return version

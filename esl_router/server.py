@@ -146,6 +146,15 @@ class RouterMetrics:
         self.errors = Counter("painel_router_errors", "Errors by kind", ["kind"], registry=r)
         self.active = Gauge("painel_router_active_calls", "Calls being decided now", registry=r)
         self.cache_age = Gauge("painel_router_cache_age_seconds", "Age of the routing rules in use", registry=r)
+        self.last_error = Gauge("painel_router_last_error_timestamp_seconds", "Unix time of the last error by kind",
+                                ["kind"], registry=r)
+        self.started = Gauge("painel_router_start_time_seconds", "Unix time the router started", registry=r)
+        self.started.set_to_current_time()
+
+    def error(self, kind: str) -> None:
+        """Count an error and remember when the last one of its kind happened (the admin's status page)."""
+        self.errors.labels(kind).inc()
+        self.last_error.labels(kind).set_to_current_time()
 
 
 class Router:
@@ -202,7 +211,7 @@ class Router:
                     decision, reason = self.decide(call)
                 except Exception:  # a bug or hostile data must not cost the call its route
                     log.exception("uuid=%s erro ao decidir; usando o padrão", uuid)
-                    self.metrics.errors.labels("decide").inc()
+                    self.metrics.error("decide")
                     decision, reason = fallback(call, None, self.config), "error"
                 if reason:
                     self.metrics.fallbacks.labels(reason).inc()
@@ -215,7 +224,7 @@ class Router:
                      f" nota={decision.note}" if decision.note else "")
         except CallTimeout:
             outcome = "timeout"
-            self.metrics.errors.labels("timeout").inc()
+            self.metrics.error("timeout")
             log.warning("uuid=%s sem resposta do FreeSWITCH em %.1f s; o dialplan segue o padrão", uuid,
                         self.call_timeout)
         except (OutboundSessionHasGoneAway, NotConnectedError, OSError):
@@ -223,7 +232,7 @@ class Router:
             log.info("uuid=%s a chamada terminou antes da decisão", uuid)
         except Exception:
             outcome = "error"
-            self.metrics.errors.labels("session").inc()
+            self.metrics.error("session")
             log.exception("uuid=%s erro na sessão; o dialplan segue o padrão", uuid)
         finally:
             self.metrics.calls.labels(rule, outcome).inc()

@@ -63,6 +63,8 @@ class Settings:
     web_chart_cache_seconds: int = 300
     #: router
     router_listen: str = "127.0.0.1:8084"
+    #: metrics endpoints of every router instance, comma separated (the admin's status page)
+    router_status_urls: str = "http://127.0.0.1:9184/metrics"
     #: how the router reaches a circuit's phone, and the carrier (FreeSWITCH dial strings)
     router_circuit_dial_string: str = "user/{circuit}"
     router_gateway_dial_string: str = "sofia/gateway/carrier/{number}"

@@ -26,7 +26,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from bench.common import fresh_sqlite  # noqa: E402
 
@@ -85,7 +84,7 @@ def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
 
 
 async def run_rate(port: int, rate: float, seconds: float) -> dict:
-    from fs_sim import FreeSwitchSim, SimCall
+    from esl_router.simulator import FreeSwitchSim, SimCall
 
     sim = FreeSwitchSim("127.0.0.1", port, timeout=10)
     rng = random.Random(1)
@@ -121,7 +120,7 @@ def router_histogram(mport: int) -> dict[float, float]:
 
 
 async def concurrent(port: int, n: int, hold: float) -> dict:
-    from fs_sim import FreeSwitchSim, SimCall
+    from esl_router.simulator import FreeSwitchSim, SimCall
 
     sim = FreeSwitchSim("127.0.0.1", port, execute_delay=hold, timeout=hold + 20)
     t0 = time.monotonic()

@@ -80,7 +80,9 @@ def bill_close(app: AppContext, month: str | None, previous_month: bool, circuit
 @bill.command("pdf")
 @click.option("--invoice", "invoice_id", type=int, default=None, help="Número (id) da fatura a gerar.")
 @click.option("--month", default=None, help="Gera os PDFs de todas as faturas fechadas do mês, AAAA-MM.")
-@click.option("--circuit", default=None, help="Com --month: só as faturas deste circuito.")
+@click.option("--previous-month", is_flag=True,
+              help="Como --month, para o mês anterior ao atual (o mesmo que `bill close --previous-month` fecha).")
+@click.option("--circuit", default=None, help="Com --month ou --previous-month: só as faturas deste circuito.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Com --invoice: copia o PDF também para este arquivo.")
 @click.option("--workers", type=int, default=None,
@@ -88,8 +90,8 @@ def bill_close(app: AppContext, month: str | None, previous_month: bool, circuit
 @click.option("--force", is_flag=True, help="Gera de novo mesmo se o arquivo guardado estiver em dia.")
 @click.option("--progress/--no-progress", default=None, help="Barra de progresso (padrão: só em terminal).")
 @pass_app
-def bill_pdf(app: AppContext, invoice_id: int | None, month: str | None, circuit: str | None, output: str | None,
-             workers: int | None, force: bool, progress: bool | None) -> None:
+def bill_pdf(app: AppContext, invoice_id: int | None, month: str | None, previous_month: bool, circuit: str | None,
+             output: str | None, workers: int | None, force: bool, progress: bool | None) -> None:
     """Gera o PDF de uma fatura, ou de todas as faturas de um mês.
 
     O PDF é guardado no diretório de faturas (pdf_dir, padrão var/faturas) com a
@@ -104,17 +106,21 @@ def bill_pdf(app: AppContext, invoice_id: int | None, month: str | None, circuit
     Exemplo:
       painel bill pdf --invoice 42 -o fatura-42.pdf
       painel bill pdf --month 2025-08 --workers 2
+      painel bill close --previous-month && painel bill pdf --previous-month
     """
     import shutil
 
+    from billing.close import previous_month as last_month
     from billing.pdf import ensure_pdf, invoices_of_month, render_month
     from painel.periods import check_month
 
-    if (invoice_id is None) == (month is None):
-        raise ValidationError("informe --invoice ID ou --month AAAA-MM (um dos dois)")
+    if sum((invoice_id is not None, month is not None, previous_month)) != 1:
+        raise ValidationError("informe --invoice ID, --month AAAA-MM ou --previous-month (um dos três)")
+    if previous_month:
+        month = last_month(app.engine, circuit=circuit)
     if invoice_id is not None:
         if circuit is not None:
-            raise ValidationError("--circuit só vale com --month")
+            raise ValidationError("--circuit só vale com --month ou --previous-month")
         result = ensure_pdf(app.engine, invoice_id, app.settings, force=force)
         if output:
             shutil.copyfile(result.path, output)

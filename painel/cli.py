@@ -27,6 +27,7 @@ def main(ctx: click.Context, config_file: str | None, database_url: str | None) 
 
     \b
     Exemplo:
+      painel run
       painel db upgrade
       painel demo
       painel cdr ingest /var/log/freeswitch/cdr-csv/Master.csv
@@ -86,11 +87,15 @@ def _mount() -> None:
     from billing.pay_cli import pay
     from cdr_ingest.cli import cdr, rates
     from esl_router.cli import acb, blacklist, followme, router
+    from painel.admin_cli import admin
     from painel.demo import demo
     from painel.did_cli import did
+    from painel.run import run as run_all
+    from painel.simulate import simulate
     from webui.cli import web
 
-    for command in (cdr, rates, demo, router, blacklist, followme, acb, did, bill, pay, web):
+    for command in (cdr, rates, demo, router, blacklist, followme, acb, did, bill, pay, web, admin, run_all,
+                    simulate):
         main.add_command(command)
 
 

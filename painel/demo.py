@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from painel.clikit import AppContext, pass_app
 from painel.models import (
-    BlacklistEntry, Circuit, Customer, Did, Holiday, RatePlan, RatePlanVersion, Tariff,
+    AdminUser, BlacklistEntry, Circuit, Customer, Did, Holiday, RatePlan, RatePlanVersion, Tariff,
 )
 from painel.rating import national_holidays
 from painel.settings import Settings
@@ -30,6 +30,8 @@ log = logging.getLogger("painel.demo")
 
 #: the web password of every demo circuit (shown by the README's run command)
 DEMO_PASSWORD = "painel-demo"
+#: the demo's staff accounts for the admin pages (/admin/entrar), with the same password
+DEMO_ADMINS = (("admin", "admin"), ("suporte", "support"))
 
 PLAN_V1 = {  # category: (price per minute, connection fee)
     "local_fixo": ("0.10", "0"),
@@ -113,7 +115,7 @@ def ensure_holidays(session: Session, years: range) -> None:
 
 
 def ensure_operator(session: Session) -> list[DemoCircuit]:
-    """Customers, circuits, DIDs and the plan of the demo operator (idempotent)."""
+    """Customers, circuits, DIDs, the plan and the staff accounts of the demo operator (idempotent)."""
     from werkzeug.security import generate_password_hash
 
     from painel.documents import make_cnpj, make_cpf
@@ -163,6 +165,10 @@ def ensure_operator(session: Session) -> list[DemoCircuit]:
                 if dc.number == "8011441":
                     session.add(BlacklistEntry(circuit_id=circuit.id, number="0303", raw="0303", is_prefix=True,
                                                note="telemarketing"))
+    for username, role in DEMO_ADMINS:
+        if session.scalar(select(AdminUser).where(AdminUser.username == username)) is None:
+            password_hash = password_hash or generate_password_hash(DEMO_PASSWORD)
+            session.add(AdminUser(username=username, password_hash=password_hash, role=role, active=True))
     bump_rules_version(session)
     session.flush()
     return circuits

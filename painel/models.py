@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -452,7 +453,12 @@ class AuditEvent(Base):
     """Who changed what, when, from where: admin, subscriber and CLI changes alike."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        # the audit page filters by what was changed and by who changed it
+        Index("ix_audit_events_target", "target_kind", "target_id"),
+        Index("ix_audit_events_actor", "actor_kind", "actor"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -485,3 +491,32 @@ class JobLock(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --------------------------------------------------------------------------- operator staff
+
+
+#: what each admin role may do on the admin pages (webui.admin checks it on every view)
+ADMIN_ROLES = ("admin", "support")
+
+
+class AdminUser(Base):
+    """An operator's staff account for the admin pages: never a subscriber, never a circuit.
+
+    ``admin`` changes everything; ``support`` reads everything and changes nothing except a
+    circuit's web password. ``totp_secret`` (base32) turns on the second factor;
+    ``totp_last_step`` is the last code step accepted, so a code cannot be used twice.
+    """
+
+    __tablename__ = "admin_users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'support')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -51,6 +51,9 @@ class Settings:
     #: idle minutes before a portal session expires, and its absolute limit in hours
     web_session_minutes: int = 30
     web_session_max_hours: int = 12
+    #: reverse proxies in front of `painel web` (1 behind the nginx of deploy/) whose
+    #: X-Forwarded-For/-Proto/-Host are trusted; 0 trusts none (a client could forge them)
+    web_proxy_count: int = 0
     #: mark cookies Secure and send HSTS (set when the portal is served over HTTPS)
     web_secure_cookies: bool = False
     #: login attempts allowed per client address and per account (Flask-Limiter syntax)

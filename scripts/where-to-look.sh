@@ -7,6 +7,8 @@ Painel está pronto (SQLite em var/painel.db).
   Painel do Assinante:    http://127.0.0.1:8000/entrar   (iniciando agora; Ctrl-C para parar)
     login de demonstração: usuário 8011441, senha painel-demo
     outro cliente:         usuário 8011880, senha painel-demo
+  Administração:          http://127.0.0.1:8000/admin/entrar
+    usuários:              admin (altera tudo) ou suporte (consulta), senha painel-demo
   CDRs de demonstração:   var/demo/freeswitch/ (json_cdr/ e cdr-csv/)
   Quarentena:             .venv/bin/painel cdr quarantine list
   Explicar uma tarifa:    .venv/bin/painel cdr explain --circuit 8011441 --to 0218632221234 --seconds 37

@@ -1,4 +1,4 @@
-"""webui: the subscriber portal ("painel do assinante") and, later, the operator's admin pages.
+"""webui: the subscriber portal ("painel do assinante") and the operator's admin pages (/admin).
 
 ``create_app`` is the factory: it receives the ``Settings`` (and optionally an engine)
 and wires Flask-Login, CSRF protection (Flask-WTF), rate limiting (Flask-Limiter), the
@@ -54,6 +54,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, testing: boo
     from billing.chart import FinishedMonthCounts
     from painel.db import create_engine
     from webui import auth, errors, security
+    from webui.admin import admin
     from webui.db import init_db
     from webui.extensions import csrf, limiter, login_manager
     from webui.portal import portal
@@ -83,6 +84,13 @@ def create_app(settings: Settings, engine: Engine | None = None, *, testing: boo
     limiter.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    if settings.web_proxy_count > 0:
+        # the client's address (login limits per address, audit) and scheme as the proxy saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.web_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal)
+    app.register_blueprint(admin)
     return app

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, request
+from flask import abort, has_request_context, request
 from flask_login import UserMixin, current_user
 from sqlalchemy import select
 
@@ -32,6 +32,8 @@ def password_stamp(password_hash: str | None) -> str:
 
 class Subscriber(UserMixin):
     """The signed-in circuit (Flask-Login's user)."""
+
+    is_admin = False
 
     def __init__(self, circuit: Circuit) -> None:
         self.circuit_id = circuit.id
@@ -53,10 +55,25 @@ class Subscriber(UserMixin):
         return bool(getattr(self.circuit, f"flag_{flag}"))
 
 
+def in_admin_area() -> bool:
+    """Whether this request is for the admin pages (the ``admin`` blueprint)."""
+    return has_request_context() and request.blueprint == "admin"
+
+
 @login_manager.user_loader
-def _load(user_id: str) -> Subscriber | None:
+def _load(user_id: str):  # type: ignore[no-untyped-def]
+    """One loader, two kinds of user that never cross: "c:<circuit>:<stamp>" is a subscriber,
+    seen only outside /admin; "a:<admin>:<stamp>" is operator staff, seen only inside it.
+    Anywhere else the session is anonymous, so the portal's ``login_required`` refuses staff
+    and the admin views refuse subscribers."""
     kind, _, rest = user_id.partition(":")
-    if kind != "c":
+    if kind == "a":
+        if not in_admin_area():
+            return None
+        from webui.admin.access import load_admin
+
+        return load_admin(rest)
+    if kind != "c" or in_admin_area():
         return None
     circuit_id, _, stamp = rest.partition(":")
     if not circuit_id.isdigit():

@@ -228,9 +228,34 @@ def test_cli_bill_pdf(closed_db, settings, tmp_path) -> None:  # type: ignore[no
     res = runner.invoke(main, ["bill", "pdf", "--invoice", "99999"], env=env)
     assert res.exit_code == EXIT_USAGE and "fatura 99999 não encontrada" in res.output
     res = runner.invoke(main, ["bill", "pdf", "--invoice", "1", "--month", MONTH], env=env)
-    assert res.exit_code == EXIT_USAGE and "um dos dois" in res.output
+    assert res.exit_code == EXIT_USAGE and "um dos três" in res.output
     res = runner.invoke(main, ["bill", "pdf", "--month", "2026-13"], env=env)
     assert res.exit_code == EXIT_USAGE and "mês inválido" in res.output
+
+
+def test_cli_bill_pdf_previous_month(closed_db, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The nightly job's second step: the PDFs of the month `bill close --previous-month` just closed."""
+    import billing.close
+
+    asked = []
+
+    def last_month(engine, *, circuit=None, now=None):  # type: ignore[no-untyped-def]
+        asked.append(circuit)
+        return MONTH  # the month billing.close.previous_month would give on NOW
+
+    monkeypatch.setattr(billing.close, "previous_month", last_month)
+    runner = CliRunner()
+    env = {"PAINEL_DATABASE_URL": settings.database_url, "PAINEL_VAR_DIR": settings.var_dir}
+    res = runner.invoke(main, ["bill", "pdf", "--previous-month", "--workers", "1"], env=env)
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines()[-1] == "rendered=6 current=0 failed=0"
+    res = runner.invoke(main, ["bill", "pdf", "--previous-month", "--circuit", "8011441", "--workers", "1"], env=env)
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines()[-1] == "rendered=0 current=1 failed=0"
+    assert asked == [None, "8011441"]
+    for args in (["--previous-month", "--month", MONTH], ["--previous-month", "--invoice", "1"]):
+        res = runner.invoke(main, ["bill", "pdf", *args], env=env)
+        assert res.exit_code == EXIT_USAGE and "um dos três" in res.output
 
 
 # ------------------------------------------------------------------ pure parts

@@ -457,3 +457,10 @@ def test_200_simultaneous_calls() -> None:
     assert len(conversations) == 200 and len({r.uuid for r in results}) == 200
     assert all(r.error is None and r.closed_by_router and r.variables["painel_rule"] == "default" for r in results)
     assert all(r.latency is not None for r in results) and elapsed < 5
+
+
+def test_the_package_copy_of_the_connect_reply_is_the_lab_capture() -> None:
+    """esl_router/simulator.py (used by `painel simulate`) ships its own copy of the lab's reply."""
+    from esl_router.simulator import CONNECT_TEMPLATE
+
+    assert CONNECT_TEMPLATE.read_bytes() == (LAB_DIR / "outbound_connect_reply.txt").read_bytes()

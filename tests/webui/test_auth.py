@@ -78,6 +78,22 @@ def test_success_is_audited_with_the_address(client, portal_db):  # type: ignore
     assert event.target_id == OWN
 
 
+@pytest.mark.parametrize("proxies, seen", [(0, "127.0.0.1"), (1, "198.51.100.23")])
+def test_the_address_behind_a_trusted_proxy(settings, portal_db, proxies, seen):  # type: ignore[no-untyped-def]
+    """Behind nginx (web_proxy_count=1) the client's address is the one nginx forwarded; with no
+    proxy configured a forged X-Forwarded-For is ignored."""
+    client = make_app(settings, portal_db, web_proxy_count=proxies).test_client()
+    # over HTTPS Flask-WTF also wants the Referer of the same site, as a browser sends it
+    forwarded = {"X-Forwarded-For": "198.51.100.23", "X-Forwarded-Proto": "https",
+                 "Referer": "https://localhost/entrar"}
+    page = client.get("/entrar", headers=forwarded)
+    token = _CSRF.search(page.get_data(as_text=True)).group(1)
+    response = client.post("/entrar", data={"usuario": OWN, "senha": DEMO_PASSWORD, "csrf_token": token},
+                           headers=forwarded)
+    assert response.status_code == 302
+    assert audit(portal_db, "auth.login")[-1].address == seen
+
+
 @pytest.mark.parametrize("usuario, senha, reason", [
     ("9999999", DEMO_PASSWORD, "circuito desconhecido"),
     (OWN, "senha-errada", "senha incorreta"),

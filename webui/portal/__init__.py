@@ -47,7 +47,7 @@ def home_endpoint(circuit) -> str | None:  # type: ignore[no-untyped-def]
 def _menu():  # type: ignore[no-untyped-def]
     from flask import request, url_for
 
-    if not current_user.is_authenticated:
+    if not current_user.is_authenticated or current_user.is_admin:
         return {"menu": [], "home_url": url_for("auth.login")}
     circuit = current_user.circuit
     items = [(endpoint, label) for endpoint, label, flags in MENU

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need, when missing (needs root or sudo):
-# PostgreSQL (the second engine) and Chromium (the portal's browser tests).
+# PostgreSQL (the second engine), Chromium (the portal's browser tests), nginx (the site's check).
 set -euo pipefail
 need=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
@@ -9,6 +9,9 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # fonts-dejavu-core: Chromium's page text in the screenshots (the PDFs embed their own)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
+# deploy/'s nginx site is checked with `nginx -t` (a throwaway certificate from openssl)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

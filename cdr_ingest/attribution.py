@@ -32,6 +32,8 @@ B_LEG_CONTEXTS = frozenset({"painel_actions"})
 PAINEL_CONTEXTS = frozenset({"painel_actions", "painel_outbound"})
 
 ZERO = Decimal("0.00")
+#: painel_* values stored in a column of their own, and that column's width (painel.models.Cdr)
+PAINEL_WIDTHS = (("painel_did", 32), ("painel_rule", 16), ("painel_action", 16))
 
 
 @dataclass(slots=True)
@@ -153,6 +155,9 @@ def attribute(rec: CdrRecord, catalog: Catalog, known_b_legs: Mapping[str, str] 
     """
     known = known_b_legs or {}
     painel = rec.painel
+    for key, width in PAINEL_WIDTHS:
+        if len(painel.get(key, "")) > width:
+            return Quarantine("malformed", f"{key} longo demais ({len(painel[key])} caracteres; máximo {width})")
     direction = painel.get("painel_direction")
     circuit_number = painel.get("painel_circuit")
     if direction or circuit_number:

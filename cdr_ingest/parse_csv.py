@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cdr_ingest.records import CdrRecord
+from cdr_ingest.records import EARLIEST, LATEST, LATEST_EPOCH, MAX_LEG_SECONDS, MAX_UUID_LENGTH, CdrRecord
 from cdr_ingest.templates import DEFAULT_CDR_CSV_CONF, detect_template, load_csv_templates
 from painel.errors import CdrParseError, ConfigError, InputError
 
@@ -201,11 +201,15 @@ class CsvCdrParser:
             raise CdrParseError(
                 f"linha com {len(fields)} campos; o modelo {self._label()}tem {self.field_count}"
             )
+        if "\x00" in raw:  # PostgreSQL stores no NUL in text; FreeSWITCH writes none (a damaged file)
+            raise CdrParseError("linha com caractere NUL (arquivo danificado?)")
         if self._dups and self._dup_first(fields) != self._dup_other(fields):
             self._raise_duplicate_mismatch(fields)
         uuid = fields[self._i_uuid]
         if not uuid:
             raise CdrParseError("linha sem uuid")
+        if len(uuid) > MAX_UUID_LENGTH:
+            raise CdrParseError(f"uuid longo demais ({len(uuid)} caracteres): {uuid[:80]!r}")
 
         # epoch columns inline (the common case for the painel template), stamps via _time
         cache = self._epoch_cache
@@ -251,6 +255,8 @@ class CsvCdrParser:
             billsec = int((end - answer).total_seconds()) if end and answer else 0
         if duration < 0 or billsec < 0:
             raise CdrParseError(f"duration/billsec negativo (uuid {uuid})")
+        if duration > MAX_LEG_SECONDS or billsec > MAX_LEG_SECONDS:
+            raise CdrParseError(f"duration/billsec fora do intervalo: {duration}/{billsec} (uuid {uuid})")
 
         i = self._i_originator
         if i is None:
@@ -270,6 +276,8 @@ class CsvCdrParser:
         cause = fields[i] if i is not None else ""
         i = self._i_bleg
         bleg = (fields[i] or None) if i is not None else None
+        if (bleg and len(bleg) > MAX_UUID_LENGTH) or (originating and len(originating) > MAX_UUID_LENGTH):
+            raise CdrParseError(f"bleg_uuid/originator longo demais (uuid {uuid})")
         i = self._i_account
         account = (fields[i] or None) if i is not None else None
         i = self._i_from_user
@@ -323,7 +331,10 @@ class CsvCdrParser:
     def _convert_epoch(self, value: str, what: str) -> datetime | None:
         """'1795829825' -> aware UTC datetime; '0' (never happened, e.g. unanswered) -> None."""
         if not (value.isascii() and value.isdigit()):
-            raise CdrParseError(f"horário de {what} inválido (epoch): {value!r}")
+            raise CdrParseError(f"horário de {what} inválido (epoch): {value[:80]!r}")
+        # int() refuses more than 4300 digits; any epoch past LATEST is out of range anyway
+        if len(value) > 20 or int(value) > LATEST_EPOCH:
+            raise CdrParseError(f"horário de {what} fora do intervalo: {value[:80]!r}")
         seconds = int(value)
         try:
             dt = datetime.fromtimestamp(seconds, UTC) if seconds else None
@@ -341,13 +352,18 @@ class CsvCdrParser:
             local = datetime.fromisoformat(value)
         except ValueError:
             raise CdrParseError(f"horário de {what} inválido: {value!r}") from None
-        if local.tzinfo is not None:
-            dt = local.astimezone(UTC)
-        elif self._zone is None:
-            dt = local.replace(tzinfo=UTC)
-        else:
-            # ambiguous wall times (a DST fall-back hour) resolve to the first occurrence
-            dt = local.replace(tzinfo=self._zone).astimezone(UTC)
+        try:
+            if local.tzinfo is not None:
+                dt = local.astimezone(UTC)
+            elif self._zone is None:
+                dt = local.replace(tzinfo=UTC)
+            else:
+                # ambiguous wall times (a DST fall-back hour) resolve to the first occurrence
+                dt = local.replace(tzinfo=self._zone).astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 moved across midnight by the offset
+            dt = None
+        if dt is None or not EARLIEST <= dt <= LATEST:
+            raise CdrParseError(f"horário de {what} fora do intervalo: {value!r}")
         cache = self._stamp_cache
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_to_bytes
 
-from cdr_ingest.records import CdrRecord
+from cdr_ingest.records import LATEST_EPOCH, MAX_LEG_SECONDS, MAX_UUID_LENGTH, CdrRecord
 from painel.errors import CdrParseError
 
 UTC = timezone.utc
@@ -41,14 +41,16 @@ def parse_json_cdr(text: str | bytes) -> CdrRecord:
     raw = _to_text(text)
     try:
         doc = json.loads(raw)
+        if isinstance(doc, dict) and raw.count('"callflow"') > 1:
+            # old FreeSWITCH: one "callflow" key per profile, most recent first; json.loads keeps
+            # the last (oldest), so read the document again keeping the first of each duplicated key
+            doc = json.loads(raw, object_pairs_hook=_first_key_wins)
     except ValueError as exc:  # JSONDecodeError and bad surrogates alike
         raise CdrParseError(f"JSON do CDR inválido: {exc}") from None
+    except RecursionError:  # nesting deeper than the interpreter's stack ([[[[...]]]])
+        raise CdrParseError("JSON do CDR inválido: aninhamento profundo demais") from None
     if not isinstance(doc, dict):
         raise CdrParseError("o CDR JSON não é um objeto")
-    if raw.count('"callflow"') > 1:
-        # old FreeSWITCH: one "callflow" key per profile, most recent first; json.loads keeps the
-        # last (oldest), so read the document again keeping the first of each duplicated key
-        doc = json.loads(raw, object_pairs_hook=_first_key_wins)
 
     variables = doc.get("variables")
     if not isinstance(variables, dict) or not variables:
@@ -95,6 +97,8 @@ def record_from_variables(
     in two syntaxes. ``source_format`` names the syntax in error messages and the record.
     """
     label = source_format.upper()
+    if len(uuid) > MAX_UUID_LENGTH or not _storable(uuid):  # before any message quotes it
+        raise CdrParseError(f"CDR {label} com uuid inválido ({len(uuid)} caracteres): {uuid[:80]!r}")
     start = _time(value, "start", "início", uuid)
     if start is None:
         raise CdrParseError(f"CDR {label} sem horário de início (uuid {uuid})")
@@ -107,6 +111,8 @@ def record_from_variables(
     billsec = _seconds(value, "billsec", uuid)
     if billsec is None:
         billsec = int((end - answer).total_seconds()) if end and answer else 0
+    if not (0 <= duration <= MAX_LEG_SECONDS and 0 <= billsec <= MAX_LEG_SECONDS):
+        raise CdrParseError(f"CDR {label} com duration/billsec fora do intervalo: {duration}/{billsec} (uuid {uuid})")
 
     if profile is not None:
         caller, dest, context = profile.caller, profile.destination, profile.context
@@ -136,7 +142,7 @@ def record_from_variables(
             if v:
                 sip_headers[key[6:]] = v
 
-    return CdrRecord(
+    record = CdrRecord(
         uuid=uuid,
         leg="b" if is_b else "a",
         source_format=source_format,
@@ -158,6 +164,36 @@ def record_from_variables(
         painel=painel,
         sip_headers=sip_headers,
     )
+    _check_storable(record, label)
+    return record
+
+
+def _check_storable(rec: CdrRecord, label: str) -> None:
+    """Refuse what no database stores: peer uuids longer than the columns, NUL (PostgreSQL has
+    none in text) or lone surrogates (no encoding has them). JSON can carry both, as ``\\u0000``
+    and ``\\ud800`` escapes; FreeSWITCH never writes them."""
+    for peer in (rec.bleg_uuid, rec.originating_leg_uuid):
+        if peer and len(peer) > MAX_UUID_LENGTH:
+            raise CdrParseError(f"CDR {label} com uuid do outro trecho longo demais: {peer[:80]!r}")
+    texts = [rec.uuid, rec.caller_id_number, rec.destination_number, rec.context, rec.hangup_cause,
+             rec.bleg_uuid, rec.originating_leg_uuid, rec.accountcode, rec.sip_from_user, rec.user_name,
+             *rec.painel.values(), *rec.sip_headers.values()]
+    for text in texts:
+        if text and not _storable(text):
+            raise CdrParseError(f"CDR {label} com caractere NUL ou inválido: {text[:80]!r} (uuid {rec.uuid})")
+
+
+def _storable(text: str) -> bool:
+    """No NUL and no lone surrogate."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def decode_post_body(body: bytes, content_type: str | None) -> str:
@@ -292,7 +328,10 @@ def _time(value: Callable[[str], str], prefix: str, what: str, uuid: str) -> dat
             return None
     raw = raw.strip()
     if not (raw.isascii() and raw.isdigit()):
-        raise CdrParseError(f"horário de {what} inválido: {raw!r} (uuid {uuid})")
+        raise CdrParseError(f"horário de {what} inválido: {raw[:80]!r} (uuid {uuid})")
+    # int() refuses more than 4300 digits; any epoch past LATEST is out of range anyway
+    if len(raw) > 26 or int(raw) // divisor > LATEST_EPOCH:
+        raise CdrParseError(f"horário de {what} fora do intervalo: {raw[:80]!r} (uuid {uuid})")
     seconds = int(raw) // divisor
     if not seconds:
         return None
@@ -309,7 +348,9 @@ def _seconds(value: Callable[[str], str], key: str, uuid: str) -> int | None:
         return None
     raw = raw.strip()
     if not (raw.isascii() and raw.isdigit()):
-        raise CdrParseError(f"{key} não numérico: {raw!r} (uuid {uuid})")
+        raise CdrParseError(f"{key} não numérico: {raw[:80]!r} (uuid {uuid})")
+    if len(raw) > 20:  # int() refuses more than 4300 digits; the range is checked by the caller
+        raise CdrParseError(f"{key} fora do intervalo: {raw[:80]!r} (uuid {uuid})")
     return int(raw)
 
 

@@ -18,7 +18,8 @@ tests/data/third_party/freeswitch/xml_cdr/):
   in parse_json.py.
 
 Entity expansion: documents with ``<!DOCTYPE`` or ``<!ENTITY`` are refused before parsing
-(defusedxml is not a dependency). Without a DTD, expat cannot define entities, and ElementTree
+(defusedxml is not a dependency), and so are documents with a NUL character: expat takes a
+leading ``<\0`` for UTF-16, where the DOCTYPE check could not see the markup. Without a DTD, expat cannot define entities, and ElementTree
 never fetches external ones, so nothing can expand.
 """
 from __future__ import annotations
@@ -42,6 +43,10 @@ def parse_xml_cdr(text: str | bytes) -> CdrRecord:
         raise CdrParseError("CDR XML deve ser texto ou bytes")
     raw = _to_text(text)
     body = raw.lstrip(_LEADING)
+    if "\x00" in body:
+        # XML has no NUL; and expat reads "<\0" as the start of a UTF-16 document whatever the
+        # declared encoding, so a DOCTYPE spelled in UTF-16 would slip past the check below
+        raise CdrParseError("CDR XML com caractere NUL (documento UTF-16 ou danificado) recusado")
     if _DTD_MARKUP.search(body):
         raise CdrParseError("CDR XML com DOCTYPE ou ENTITY recusado (risco de expansão de entidades)")
     try:

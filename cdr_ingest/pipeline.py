@@ -86,6 +86,12 @@ def fingerprint(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def storable_raw(raw: str) -> str:
+    """``raw`` as a quarantine entry can keep it: PostgreSQL's text has no NUL, so a NUL (a
+    damaged file, a garbage POST) becomes U+FFFD, as undecodable bytes already do."""
+    return raw.replace("\x00", "\ufffd") if "\x00" in raw else raw
+
+
 def _db_error(exc: Exception) -> DatabaseError:
     orig = getattr(exc, "orig", exc)
     return DatabaseError(f"falha no banco de dados: {orig}")
@@ -132,7 +138,7 @@ def prepare(items: Sequence[Item], catalog: Catalog, sqlite: bool, *, want_outco
             outcomes.append(outcome if isinstance(outcome, Quarantine) else None)
         if isinstance(outcome, Quarantine):
             quarantine.append((fingerprint(it.raw), uuid, outcome.reason, outcome.detail, it.source,
-                               it.source_ref[:255], it.template, it.raw, now_db, 0))
+                               it.source_ref[:255], it.template, storable_raw(it.raw), now_db, 0))
             reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
             continue
         if outcome.role == "linked":

@@ -2,7 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+
+#: cdrs.uuid / call_uuid / bleg_uuid and cdr_quarantine.uuid hold 64 characters (FreeSWITCH's have 36)
+MAX_UUID_LENGTH = 64
+#: no leg lasts ten years: a longer duration or billsec is corrupt (and would overflow the columns)
+MAX_LEG_SECONDS = 10 * 366 * 86_400
+#: the latest time a CDR may carry: a year short of datetime's end, so converting it to any
+#: circuit's time zone (bill month, time bands) stays in range; the earliest is the Unix epoch
+LATEST = datetime(9998, 12, 31, tzinfo=timezone.utc)
+LATEST_EPOCH = int(LATEST.timestamp())
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 #: the channel variables of the router/dialplan contract (DESIGN.md)
 PAINEL_VARIABLES = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import time
 from collections.abc import Mapping
 from urllib.parse import unquote
@@ -33,6 +34,9 @@ log = logging.getLogger("painel.router")
 MULTISET_DELIMITER = "~"
 #: the longest value the router accepts from FreeSWITCH's channel data
 MAX_FIELD = 256
+#: the largest event body (Content-Length) the router reads; FreeSWITCH's are a few KB (a
+#: CHANNEL_EXECUTE_COMPLETE with every channel variable is 6 KB in the lab capture)
+MAX_BODY = 1024 * 1024
 
 
 class SafeEvent(ESLEvent):
@@ -68,7 +72,10 @@ class PainelSession(OutboundSession):
             try:
                 line = self.sock_file.readline()
                 data = line.decode("utf-8") if line else ""
-            except Exception:  # reset, closed file, not UTF-8: the session is over
+            except UnicodeDecodeError as exc:
+                self._protocol_error(exc)
+                data = ""
+            except Exception:  # reset, closed file: the session is over
                 data = ""
             if not data:
                 break
@@ -76,7 +83,8 @@ class PainelSession(OutboundSession):
                 if buf:
                     try:
                         self.handle_event(SafeEvent(buf))
-                    except Exception:  # a malformed block (no Content-Type...) ends the session
+                    except Exception as exc:  # a malformed block (no Content-Type...) ends the session
+                        self._protocol_error(exc)
                         break
                 buf = ""
                 continue
@@ -88,6 +96,38 @@ class PainelSession(OutboundSession):
             self.sock.close()
         except OSError:
             pass
+
+    def connect(self) -> None:
+        """greenswitch's, minus its ``stop()`` when the connection is gone: that joins the event
+        processor, which waits up to 1 s on its queue, so a FreeSWITCH that hung up during
+        ``connect`` held the call's slot for a second (and ran into the call timeout).
+        ``Router._close`` frees the session at once instead."""
+        if self._outbound_connected:
+            return
+        self.session_data = self.send("connect").headers
+        self._outbound_connected = True
+
+    def _protocol_error(self, exc: Exception) -> None:
+        """Say why the session ends: otherwise it looks like the caller hung up."""
+        uuid = (self.session_data or {}).get("Unique-ID") or "-"
+        log.warning("uuid=%s o FreeSWITCH enviou um bloco inválido do Event Socket (%s: %s); sessão encerrada, "
+                    "o dialplan segue o padrão", uuid, type(exc).__name__, exc)
+
+    @staticmethod
+    def _read_socket(sock_file: Any, length: int) -> str:
+        """The body after a header block: exactly ``length`` bytes of UTF-8, or an exception.
+
+        Replaces greenswitch's, which loops forever when the connection ends inside a body:
+        ``read`` returns b"" at EOF without yielding to the gevent hub, so not even the call's
+        timeout can stop it and the whole router hangs. It also trusted any Content-Length
+        (negative: read until EOF; huge: allocate it all at once).
+        """
+        if not 0 <= length <= MAX_BODY:
+            raise ValueError(f"Content-Length fora do intervalo: {length}")
+        data = sock_file.read(length) if length else b""
+        if len(data) != length:
+            raise EOFError(f"conexão encerrada no meio do corpo ({len(data)} de {length} bytes)")
+        return data.decode("utf-8")
 
     def _fail_pending(self) -> None:
         for pending in list(self._commands_sent):
@@ -274,6 +314,13 @@ class Router:
             session.expected_events.clear()
             session._commands_sent.clear()
             session._receive_events_greenlet = session._process_events_greenlet = None
+        try:
+            # the reader greenlet may still be inside sock_file.readline(): then closing the file
+            # fails ("reentrant call"), and close() leaves the socket open until the session is
+            # garbage collected, while FreeSWITCH's dialplan waits for it; shutdown ends it now
+            sock.shutdown(socket.SHUT_RDWR)
+        except Exception:
+            pass
         try:
             sock.close()
         except Exception:

@@ -230,6 +230,8 @@ def _clean(raw: str) -> str:
 
 #: longest thing worth reading: 00 + CSP + 15-digit E.164
 _MAX_DIGITS = 19
+#: ITU-T E.164: country code plus national number, at most 15 digits
+_E164_MAX_DIGITS = 15
 
 
 @lru_cache(maxsize=100_000)
@@ -309,6 +311,11 @@ def _foreign(digits: str, csp: str | None) -> _Parsed:
         why = _FOREIGN_REASONS.get(reason, "comprimento inválido")
         raise _Reject(f"número internacional {why} para o país +{country}")
     national = phonenumbers.national_significant_number(number)
+    total = len(str(country)) + len(national)
+    if total > _E164_MAX_DIGITS:
+        # phonenumbers calls some of these "possible" (long German, Indonesian, Japanese ranges),
+        # but an E.164 number has at most 15 digits: no carrier can route the rest
+        raise _Reject(f"número internacional longo demais ({total} dígitos; o E.164 admite 15)")
     return _Parsed(
         e164=f"+{country}{national}",
         national=national,

@@ -40,8 +40,12 @@ class RetryResult:
         return f"resolvidos={self.resolved} ainda_em_quarentena={self.still}"
 
 
-def retry(engine: Engine, settings: Settings, *, reason: str | None = None, batch: int = 1000) -> RetryResult:
-    """Parse and rate each unresolved entry again with today's circuits and plans."""
+def retry(engine: Engine, settings: Settings, *, reason: str | None = None, entry_id: int | None = None,
+          batch: int = 1000) -> RetryResult:
+    """Parse and rate each unresolved entry again with today's circuits and plans.
+
+    ``reason`` limits the run to the entries of that reason, ``entry_id`` to that one entry.
+    """
     ingester = Ingester(engine, settings)
     result = RetryResult()
     last_id = 0
@@ -51,6 +55,8 @@ def retry(engine: Engine, settings: Settings, *, reason: str | None = None, batc
                     .order_by(QuarantinedCdr.id).limit(batch))
             if reason:
                 stmt = stmt.where(QuarantinedCdr.reason == reason)
+            if entry_id is not None:
+                stmt = stmt.where(QuarantinedCdr.id == entry_id)
             entries = list(session.scalars(stmt))
         if not entries:
             break

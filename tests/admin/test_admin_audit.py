@@ -49,7 +49,11 @@ def test_every_admin_post_action_writes_an_audit_event(web, admin_db, actions): 
               if rule.endpoint.startswith("admin.") and "POST" in (rule.methods or ())}
     covered = {"admin.login", "admin.codigo", "admin.cliente_novo", "admin.cliente_editar", "admin.cliente_situacao",
                "admin.circuito_novo", "admin.circuito_editar", "admin.circuito_regras", "admin.circuito_gestao_web",
-               "admin.circuito_senha_web", "admin.circuito_situacao", "admin.logout"}
+               "admin.circuito_senha_web", "admin.circuito_situacao", "admin.logout",
+               "admin.numero_atribuir", "admin.numero_mover", "admin.numero_liberar", "admin.numeros_importar",
+               "admin.plano_versao", "admin.planos_importar", "admin.fatura_gerar_pdf", "admin.fatura_pagamento",
+               "admin.quarentena_reprocessar", "admin.quarentena_reprocessar_um", "admin.mensagens_aviso",
+               "admin.mensagem_responder"}
     assert posted == covered, posted ^ covered
 
     # sign-in, with the second factor (admin.login, then admin.codigo)
@@ -79,7 +83,8 @@ def test_every_admin_post_action_writes_an_audit_event(web, admin_db, actions): 
             if action.event == "admin.logout":
                 continue  # not a change: who and when is all there is
             assert e.after is not None, action.name
-            if action.event.endswith((".update", ".flags", ".outbound_rules", ".deactivate", ".web_password")):
+            if action.event.endswith((".update", ".flags", ".outbound_rules", ".deactivate", ".web_password",
+                                      ".move", ".release", ".version", ".payment", ".quarantine_retry")):
                 assert e.before is not None, f"{action.name}: no 'before'"
                 before, after = json.loads(e.before), json.loads(e.after)
                 assert before != after, action.name

@@ -11,7 +11,10 @@ import pytest
 
 ROLES = ("admin", "support", "subscriber", "anonymous")
 ACTION_NAMES = ("cliente-novo", "cliente-editar", "cliente-desativar", "circuito-novo", "circuito-editar",
-                "circuito-regras", "circuito-gestao-web", "circuito-senha-web", "circuito-desativar", "sair")
+                "circuito-regras", "circuito-gestao-web", "circuito-senha-web", "circuito-desativar", "sair",
+                "numero-atribuir", "numero-mover", "numero-liberar", "numeros-importar", "plano-versao",
+                "planos-importar", "fatura-pdf", "fatura-pagamento", "quarentena-reprocessar",
+                "quarentena-reprocessar-um", "mensagens-aviso", "mensagem-responder")
 
 
 def pages(web) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -23,6 +26,17 @@ def pages(web) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         ("/admin/circuitos/novo", "write"), (f"/admin/circuitos/{cid}", "read"),
         (f"/admin/circuitos/{cid}?numero=08007271234", "read"), ("/admin/auditoria", "read"),
         ("/admin/auditoria?tipo=admin&de=2020-01-01", "read"),
+        ("/admin/numeros", "read"), ("/admin/numeros?q=8011441&situacao=atribuidos", "read"),
+        ("/admin/numeros/importar", "write"),
+        ("/admin/planos", "read"), (f"/admin/planos/{web.plan_id()}", "read"),
+        ("/admin/planos/simular", "read"),
+        ("/admin/planos/simular?circuito=8011441&numero=3222-1234&duracao=60&data=2026-11-25&hora=15:00", "read"),
+        ("/admin/faturas", "read"), ("/admin/faturas?mes=2026-10&estado=a-pagar&circuito=8011441", "read"),
+        (f"/admin/faturas/{web.invoice_id()}", "read"),
+        ("/admin/quarentena", "read"), ("/admin/quarentena?motivo=unknown_circuit&situacao=todos", "read"),
+        ("/admin/mensagens", "read"), ("/admin/mensagens?pendentes=1", "read"),
+        (f"/admin/mensagens/{web.request_id()}", "read"),
+        ("/admin/roteadores", "read"),
     ]
 
 
@@ -107,11 +121,20 @@ def test_menu_has_only_sections_that_exist(web, admin_db):  # type: ignore[no-un
     nav = html.split('aria-label="Menu da administração"')[1].split("</nav>")[0]
     links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav)
     assert links == [("/admin/", "Início"), ("/admin/clientes", "Clientes"), ("/admin/circuitos", "Circuitos"),
-                     ("/admin/auditoria", "Auditoria")]
+                     ("/admin/numeros", "Números"), ("/admin/planos", "Planos"), ("/admin/faturas", "Faturas"),
+                     ("/admin/quarentena", "Quarentena"), ("/admin/mensagens", "Mensagens"),
+                     ("/admin/roteadores", "Roteadores"), ("/admin/auditoria", "Auditoria")]
     assert re.findall(r'aria-current="page">([^<]+)</a>', nav) == ["Auditoria"]
     client = web.client("admin")
-    for path in ("/admin/", "/admin/clientes", "/admin/circuitos", "/admin/auditoria"):
+    for path, _label in links:
         assert client.get(path).status_code == 200
+    # every page of a section marks its menu entry
+    for path, label in ((f"/admin/planos/{web.plan_id()}", "Planos"), ("/admin/planos/simular", "Planos"),
+                        (f"/admin/faturas/{web.invoice_id()}", "Faturas"), ("/admin/numeros/importar", "Números"),
+                        (f"/admin/mensagens/{web.request_id()}", "Mensagens")):
+        html = client.get(path).get_data(as_text=True)
+        nav = html.split('aria-label="Menu da administração"')[1].split("</nav>")[0]
+        assert re.findall(r'aria-current="page">([^<]+)</a>', nav) == [label], path
 
 
 def test_every_field_has_a_label(web, admin_db):  # type: ignore[no-untyped-def]

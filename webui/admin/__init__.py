@@ -1,4 +1,5 @@
-"""The operator's admin pages (/admin): customers, circuits, Gestão Web, audit log.
+"""The operator's admin pages (/admin): customers, circuits, Gestão Web, numbers (DIDs), rate
+plans, invoices and payments, the CDR quarantine, messages, the routers' status, audit log.
 
 One blueprint; each section lives in its own module, registered on import below.
 Staff accounts (``painel admin``) sign in at /admin/entrar, with the same rate
@@ -24,11 +25,20 @@ MENU = (
     ("admin.home", "Início"),
     ("admin.clientes", "Clientes"),
     ("admin.circuitos", "Circuitos"),
+    ("admin.numeros", "Números"),
+    ("admin.planos", "Planos"),
+    ("admin.faturas", "Faturas"),
+    ("admin.quarentena", "Quarentena"),
+    ("admin.mensagens", "Mensagens"),
+    ("admin.roteadores", "Roteadores"),
     ("admin.auditoria", "Auditoria"),
 )
 #: endpoint prefixes of each menu entry's pages
 _SECTIONS = (("admin.cliente", "admin.clientes"), ("admin.circuito", "admin.circuitos"),
-             ("admin.auditoria", "admin.auditoria"), ("admin.home", "admin.home"))
+             ("admin.numero", "admin.numeros"), ("admin.plano", "admin.planos"), ("admin.fatura", "admin.faturas"),
+             ("admin.quarentena", "admin.quarentena"), ("admin.mensage", "admin.mensagens"),
+             ("admin.roteadores", "admin.roteadores"), ("admin.auditoria", "admin.auditoria"),
+             ("admin.home", "admin.home"))
 
 #: session key of the sign-in time (the portal's is "signed_in_at": one never passes for the other)
 SIGNED_IN_AT = "admin_signed_in_at"
@@ -70,4 +80,6 @@ def _admin_context():  # type: ignore[no-untyped-def]
     }
 
 
-from webui.admin import auditoria, auth, circuitos, clientes, home  # noqa: E402,F401
+from webui.admin import (  # noqa: E402,F401
+    auditoria, auth, circuitos, clientes, faturas, home, mensagens, numeros, planos, quarentena, roteadores,
+)

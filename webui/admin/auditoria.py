@@ -16,7 +16,7 @@ from sqlalchemy import and_, false, func, or_, select
 
 from painel.customers import like_pattern
 from painel.fmt import data_hora_br
-from painel.models import AuditEvent, Circuit, Customer, Did
+from painel.models import AuditEvent, Circuit, Customer, Did, RatePlan
 from webui.admin import admin
 from webui.admin.access import requires
 from webui.db import db, settings
@@ -74,11 +74,14 @@ ACTION_LABELS = {
     "did.assign": "Número atribuído",
     "did.move": "Número movido",
     "did.release": "Número liberado",
+    "did.import": "Números importados",
     "rates.import": "Planos importados",
     "cdr.rerate": "Ligações retarifadas",
+    "cdr.quarantine_retry": "Quarentena reprocessada",
     "billing.close": "Mês fechado",
     "billing.payment": "Pagamento registrado",
     "billing.payment.import": "Pagamentos importados",
+    "billing.pdf": "PDF de fatura gerado de novo",
 }
 
 
@@ -104,7 +107,7 @@ def _show(value: Any) -> str:
 TARGET_LABELS = {
     "circuit": "Circuito", "did": "Número", "customer": "Cliente", "admin_user": "Usuário", "message": "Mensagem",
     "invoice": "Fatura", "month": "Mês", "payments": "Pagamentos", "rate_plans": "Planos", "plan": "Plano",
-    "circuits": "Circuitos",
+    "circuits": "Circuitos", "dids": "Números", "cdr_quarantine": "Quarentena",
 }
 
 
@@ -123,6 +126,18 @@ def _targets(events: list[AuditEvent]) -> dict[tuple[str, str], tuple[str, str |
         for customer_id, name in session.execute(select(Customer.id, Customer.name)
                                                  .where(Customer.id.in_(customer_ids))):
             found[("customer", str(customer_id))] = (name, url_for("admin.cliente", customer_id=customer_id))
+    codes = {e.target_id for e in events if e.target_kind == "plan" and e.target_id}
+    if codes:
+        for plan_id, code in session.execute(select(RatePlan.id, RatePlan.code).where(RatePlan.code.in_(codes))):
+            found[("plan", code)] = (code, url_for("admin.plano", plan_id=plan_id))
+    for event in events:  # pages found by id: a link without a query (a removed one answers 404)
+        target = event.target_id or ""
+        if event.target_kind == "invoice" and target.isdigit():
+            found[("invoice", target)] = (f"nº {target}", url_for("admin.fatura", invoice_id=int(target)))
+        elif event.target_kind == "message" and target.isdigit():
+            found[("message", target)] = (f"nº {target}", url_for("admin.mensagem", message_id=int(target)))
+        elif event.target_kind == "did" and target:
+            found[("did", target)] = (format_phone(target), url_for("admin.numeros", q=target.lstrip("+")))
     return found
 
 
@@ -145,8 +160,6 @@ def event_rows(events: list[AuditEvent]) -> list[dict]:
                             "after": _show(after) if after is not None else ""})
         target_text, target_url = targets.get((event.target_kind or "", event.target_id or ""),
                                               (event.target_id or "", None))
-        if event.target_kind == "did" and event.target_id:
-            target_text = format_phone(event.target_id)
         rows.append({"event": event, "when": data_hora_br(event.at.astimezone(tz)),
                      "kind": ACTOR_KINDS.get(event.actor_kind, event.actor_kind),
                      "action": ACTION_LABELS.get(event.action, event.action), "changes": changes,

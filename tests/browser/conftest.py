@@ -117,13 +117,20 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
-@pytest.fixture
-def portal_db(engine, settings):  # type: ignore[no-untyped-def]
-    """The demo operator with traffic of two years, months closed, mostly paid, PDFs rendered."""
+def _build_portal(settings, engine) -> None:  # type: ignore[no-untyped-def]
     run_demo(settings, engine, now=EARLIER_NOW, calls_per_day=1.0)
     run_demo(settings, engine, now=NOW, calls_per_day=1.0)
     bill_demo(settings.replace(pdf_workers=1), engine, now=NOW)
-    return engine
+
+
+@pytest.fixture
+def portal_db(request, engine, settings, db_templates):  # type: ignore[no-untyped-def]
+    """The demo operator with traffic of two years, months closed, mostly paid, PDFs rendered.
+
+    Built once per session and engine, then copied (database and var directory, PDFs
+    included): see ``DbTemplates`` in tests/conftest.py.
+    """
+    return db_templates.seed(request, engine, [("browser-portal", _build_portal)], settings)
 
 
 @pytest.fixture

@@ -31,11 +31,17 @@ def read_csrf(html: str | bytes) -> str:
     return found.group(1)
 
 
+def _build_portal(settings, engine) -> None:  # type: ignore[no-untyped-def]
+    run_demo(settings, engine, now=NOW, calls_per_day=1.0)
+    bill_demo(settings.replace(pdf_workers=1), engine, now=NOW, pdfs=False)  # PDFs render on demand
+
+
 @pytest.fixture
-def portal_db(demo_db, settings):  # type: ignore[no-untyped-def]
-    run_demo(settings, demo_db, now=NOW, calls_per_day=1.0)
-    bill_demo(settings.replace(pdf_workers=1), demo_db, now=NOW, pdfs=False)  # PDFs render on demand
-    return demo_db
+def portal_db(request, engine, settings, db_templates):  # type: ignore[no-untyped-def]
+    """``demo_db`` plus the demo's traffic and billing (built once per session and engine, then
+    copied: see ``DbTemplates`` in tests/conftest.py)."""
+    return db_templates.seed(request, engine, [db_templates.DEMO_OPERATOR, ("webui-portal", _build_portal)],
+                             settings)
 
 
 @pytest.fixture

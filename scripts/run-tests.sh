@@ -10,7 +10,9 @@ if [ "${PAINEL_REQUIRE_PG:-}" = "1" ]; then
 else
   bash scripts/start-postgres.sh >/dev/null 2>&1 || echo "aviso: PostgreSQL indisponível; só o SQLite será testado" >&2
 fi
-.venv/bin/python -m pytest "$@"
+# one test process per core (PAINEL_TEST_WORKERS overrides; 0 runs them in this process)
+workers="${PAINEL_TEST_WORKERS:-auto}"
+.venv/bin/python -m pytest -n "$workers" "$@"
 status=$?
 # pytest's 5 means "no tests collected": that is a failure here, never a pass
 exit $status

@@ -21,12 +21,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+import jinja2.bccache
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.engine import Engine, make_url
+from werkzeug.security import generate_password_hash
 
 from painel.db import create_engine, upgrade
-from painel.models import Base
+from painel.demo import DEMO_PASSWORD
+from painel.models import AdminUser, Base, Circuit
 from painel.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +43,29 @@ PG_ADMIN_URL = os.environ.get("PAINEL_TEST_PG_URL", "postgresql+psycopg://postgr
 REQUIRE_PG = os.environ.get("PAINEL_REQUIRE_PG") == "1"
 
 _pg_state: dict[str, object] = {}
+
+
+class _SharedBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept for the whole session, shared by every Flask app the tests create.
+
+    Each test builds its own app, and each app's Jinja environment compiled every template
+    it rendered again (about 0.1 s a test). Jinja checks each entry against its template's
+    source checksum, so an edited template is compiled anew.
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _SharedBytecodeCache()}
 
 
 def _pg_available() -> str | None:
@@ -55,9 +83,16 @@ def _pg_available() -> str | None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
-    if _pg_state.get("error"):
+    error = _pg_state.get("error")
+    if not error:  # under pytest-xdist the workers saw it: their skips say why
+        for report in terminalreporter.stats.get("skipped", []):
+            reason = str(getattr(report, "longrepr", ""))
+            if "PostgreSQL not available: " in reason:
+                error = reason.split("PostgreSQL not available: ", 1)[1].rstrip("')")
+                break
+    if error:
         terminalreporter.write_line(
-            f"PostgreSQL tests were NOT run ({_pg_state['error']}); only SQLite was tested.",
+            f"PostgreSQL tests were NOT run ({error}); only SQLite was tested.",
             red=True, bold=True,
         )
 
@@ -175,6 +210,17 @@ def _build_demo_operator(settings: Settings | None, engine: Engine) -> None:
     with Session(engine) as session:
         ensure_operator(session)
         session.commit()
+    with engine.begin() as conn:
+        conn.execute(sa.update(Circuit).values(web_password_hash=TEST_PASSWORD_HASH))
+        conn.execute(sa.update(AdminUser).values(password_hash=TEST_PASSWORD_HASH))
+
+
+#: the demo's password (``painel-demo``) hashed as every stored password is, but with
+#: PBKDF2 at 1,000 rounds instead of scrypt's default cost: hundreds of tests sign in
+#: through the real forms, and at ~0.15 s a verification the default cost was a fifth of
+#: their time. Only the demo data of the tests carries it; what the application hashes
+#: (new passwords, "gerar nova senha", the CLI) is hashed at the default cost.
+TEST_PASSWORD_HASH = generate_password_hash(DEMO_PASSWORD, method="pbkdf2:sha256:1000")
 
 
 #: the demo operator (circuit 8011441 and friends, plan PADRAO, staff accounts): ``demo_db``

@@ -41,8 +41,9 @@ NOW = datetime(2026, 11, 20, 15, tzinfo=timezone.utc)
 #: a second, earlier demo run: September to 20 December 2025, so the history has 2025 too
 EARLIER_NOW = datetime(2025, 12, 20, 15, tzinfo=timezone.utc)
 
-_written: list[Path] = []
-_cleared: set[str] = set()
+#: when this run began: the summary lists the screenshots written since (by this process or,
+#: under pytest-xdist, by its workers)
+_STARTED = time.time()
 
 
 def free_port() -> int:
@@ -156,17 +157,14 @@ class Shots:
         path = self.folder / f"{self.count:02d}-{slug}.png"
         page.screenshot(path=str(path), full_page=True)
         self.names.append(path.name)
-        _written.append(path)
         return path
 
 
 @pytest.fixture
 def shots(request: pytest.FixtureRequest, db_url: str) -> Shots:
     engine_name = "postgresql" if db_url.startswith("postgresql") else "sqlite"
-    if engine_name not in _cleared:  # the folder holds this run's screenshots only
-        shutil.rmtree(ARTIFACTS / engine_name, ignore_errors=True)
-        _cleared.add(engine_name)
     folder = ARTIFACTS / engine_name / request.node.originalname
+    shutil.rmtree(folder, ignore_errors=True)  # the folder holds this run's screenshots only
     folder.mkdir(parents=True)
     return Shots(folder)
 
@@ -223,8 +221,9 @@ def new_page(browser, portal) -> Iterator[object]:  # type: ignore[no-untyped-de
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
-    if _written:
-        folders = sorted({str(p.parent) for p in _written})
-        terminalreporter.write_line(f"capturas de tela do navegador ({len(_written)}): {ARTIFACTS}")
+    written = [p for p in ARTIFACTS.glob("*/*/*.png") if p.stat().st_mtime >= _STARTED - 1]
+    if written:
+        folders = sorted({str(p.parent) for p in written})
+        terminalreporter.write_line(f"capturas de tela do navegador ({len(written)}): {ARTIFACTS}")
         for folder in folders:
             terminalreporter.write_line(f"  {folder}")

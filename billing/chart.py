@@ -17,8 +17,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from painel.categories import CHART_GROUPS, Category
@@ -105,7 +106,7 @@ class FinishedMonthCounts:
             hit = self._entries.get(key)
             if hit is not None and now - hit[0] < self.ttl:
                 return hit[1]
-        rows = [(m, c, int(n)) for m, c, n in session.execute(counts_query(circuit_ids, first, last))]
+        rows = [(m, c, int(n)) for m, c, n in _counts(session, circuit_ids, first, last)]
         with self._lock:
             self._entries[key] = (now, rows)
             self._entries.move_to_end(key)
@@ -114,12 +115,29 @@ class FinishedMonthCounts:
         return rows
 
 
+def _counts_select(columns: Any, circuit_ids: Any, first_month: Any, last_month: Any):  # type: ignore[no-untyped-def]
+    c = columns
+    return (select(c.bill_month, c.category, func.count())
+            .where(c.circuit_id.in_(circuit_ids), billed_calls(), c.billsec > 0,
+                   c.bill_month >= first_month, c.bill_month <= last_month)
+            .group_by(c.bill_month, c.category))
+
+
 def counts_query(circuit_ids: Sequence[int], first_month: str, last_month: str):  # type: ignore[no-untyped-def]
     """Answered calls placed per (billing month, category), found through ix_cdrs_billed."""
-    return (select(Cdr.bill_month, Cdr.category, func.count())
-            .where(Cdr.circuit_id.in_(list(circuit_ids)), billed_calls(), Cdr.billsec > 0,
-                   Cdr.bill_month >= first_month, Cdr.bill_month <= last_month)
-            .group_by(Cdr.bill_month, Cdr.category))
+    return _counts_select(Cdr, list(circuit_ids), first_month, last_month)
+
+
+#: ``counts_query`` built once on the table's columns with bind parameters (``circuit_ids``,
+#: ``first``, ``last``): the compiled cache serves it and the rows are plain Core rows
+COUNTS = _counts_select(Cdr.__table__.c, bindparam("circuit_ids", expanding=True), bindparam("first"),
+                        bindparam("last"))
+
+
+def _counts(session: Session, circuit_ids: Sequence[int], first_month: str, last_month: str):  # type: ignore[no-untyped-def]
+    conn = session.connection() if isinstance(session, Session) else session
+    return conn.execute(COUNTS, {"circuit_ids": list(circuit_ids), "first": first_month,
+                                                 "last": last_month})
 
 
 def monthly_counts(session: Session, circuit_ids: Sequence[int], end_month: str, count: int = 12, *,
@@ -134,12 +152,12 @@ def monthly_counts(session: Session, circuit_ids: Sequence[int], end_month: str,
     if not circuit_ids:
         return chart_data((), months)
     if cache is None or current_month is None:
-        rows = [tuple(r) for r in session.execute(counts_query(circuit_ids, months[0], months[-1]))]
+        rows = [tuple(r) for r in _counts(session, circuit_ids, months[0], months[-1])]
         return chart_data(rows, months)
     past = [m for m in months if m < current_month]
     rows = cache.rows(session, circuit_ids, past[0], past[-1]) if past else []
     if months[-1] >= current_month:
-        live = session.execute(counts_query(circuit_ids, max(months[0], current_month), months[-1]))
+        live = _counts(session, circuit_ids, max(months[0], current_month), months[-1])
         rows = [*rows, *(tuple(r) for r in live)]
     return chart_data(rows, months)
 

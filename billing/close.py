@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from billing.invoice import Call, LateCall, Line, Sums, invoice_lines, invoice_total, lines_from_sums
 from painel.audit import record
+from painel.db import sql_literals
 from painel.errors import UnknownCircuit, ValidationError
 from painel.fmt import mes_ref
 from painel.locks import job_lock
@@ -150,12 +151,6 @@ def check_month_finished(month: str, circuits: Sequence[Circuit | Target], now: 
 _CALL_COLUMNS = (Cdr.id, Cdr.category, Cdr.billable_seconds, Cdr.amount, Cdr.billsec, Cdr.bill_month)
 
 
-def _constants(values: Sequence[str]) -> list[Any]:
-    """Fixed words as SQL literals: the statement's text never changes, so it is compiled once
-    (an IN over bound values is re-rendered on every execution)."""
-    return [literal_column("'" + v.replace("'", "''") + "'") for v in values]
-
-
 @functools.cache
 def _open_calls_query(with_open_invoice: bool):  # type: ignore[no-untyped-def]
     """The calls query, built once: parameters circuit_id, month (and open_invoice_id)."""
@@ -164,9 +159,9 @@ def _open_calls_query(with_open_invoice: bool):  # type: ignore[no-untyped-def]
     if with_open_invoice:
         not_invoiced = not_invoiced | (Cdr.invoice_id == bindparam("open_invoice_id", type_=Integer()))
     closed_months = select(Invoice.month).where(Invoice.circuit_id == circuit_id,
-                                               Invoice.state.in_(_constants(CLOSED_STATES)))
+                                               Invoice.state.in_(sql_literals(CLOSED_STATES)))
     return select(*_CALL_COLUMNS).where(
-        Cdr.circuit_id == circuit_id, Cdr.role == "call", Cdr.direction.in_(_constants(BILLED_DIRECTIONS)),
+        Cdr.circuit_id == circuit_id, Cdr.role == "call", Cdr.direction.in_(sql_literals(BILLED_DIRECTIONS)),
         not_invoiced,
         (Cdr.bill_month == month) | ((Cdr.bill_month < month) & Cdr.bill_month.in_(closed_months)),
     ).order_by(Cdr.id)
@@ -232,7 +227,7 @@ def _open_sums_query(with_open_invoice: bool):  # type: ignore[no-untyped-def]
     # would scan the circuit's whole history in the index
     months = union(select(cast(month, String(7))),
                    select(Invoice.month).where(Invoice.circuit_id == circuit_id, Invoice.month < month,
-                                               Invoice.state.in_(_constants(CLOSED_STATES))))
+                                               Invoice.state.in_(sql_literals(CLOSED_STATES))))
     return select(Cdr.bill_month, Cdr.category, func.count(), func.sum(Cdr.billable_seconds),
                   func.sum(Cdr.amount)).where(
         Cdr.circuit_id == circuit_id, billed_calls(), Cdr.bill_month.in_(months), not_invoiced,

@@ -24,8 +24,8 @@ from decimal import Decimal
 from os import PathLike
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -209,14 +209,19 @@ def balance_of(invoice_id: int, state: str, total: Decimal, paid: Decimal) -> Ba
                    paid=Decimal(paid).quantize(CENT))
 
 
-def paid_amounts(session: Session, invoice_ids: Iterable[int]) -> dict[int, Decimal]:
+#: the payments of some invoices, summed per invoice: built once (the portal's Faturas page
+#: runs it on every view), so SQLAlchemy's compiled cache serves it as it is
+_PAID_SUMS = (select(Payment.__table__.c.invoice_id, func.sum(Payment.__table__.c.amount))
+              .where(Payment.__table__.c.invoice_id.in_(bindparam("invoice_ids", expanding=True)))
+              .group_by(Payment.__table__.c.invoice_id))
+
+
+def paid_amounts(session: Session | Connection, invoice_ids: Iterable[int]) -> dict[int, Decimal]:
     """Sum of the payments of each invoice (0.00 for an invoice without payments)."""
     ids = sorted(set(invoice_ids))
     paid = dict.fromkeys(ids, ZERO)
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        rows = session.execute(select(Payment.invoice_id, func.sum(Payment.amount))
-                               .where(Payment.invoice_id.in_(chunk)).group_by(Payment.invoice_id))
+        rows = session.execute(_PAID_SUMS, {"invoice_ids": ids[start:start + 500]})
         for invoice_id, amount in rows:
             paid[invoice_id] = Decimal(amount or 0).quantize(CENT)
     return paid

@@ -14,17 +14,21 @@ stay in the history, while only active circuits run an open invoice. Totals are 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from billing.close import CLOSED_STATES, as_utc, month_of, open_lines, plan_monthly_fee
 from billing.invoice import invoice_total
 from billing.payments import Balance, balance_of, paid_amounts
+from painel.db import sql_literals
 from painel.errors import NotFound, ValidationError
 from painel.fmt import mes_ref
 from painel.models import Circuit, Customer, Invoice
@@ -141,6 +145,35 @@ class CustomerSummary:
         return _by_month([i for i in self.issued if i.month.startswith(prefix)])
 
 
+# ------------------------------------------------------------------ statements
+#
+# The page runs these on every view: each is built once per process on the tables' columns
+# with bind parameters, so SQLAlchemy's compiled cache serves it without building, hashing
+# or re-rendering a statement, and the rows come back as plain Core rows (no ORM work).
+
+_CUSTOMERS, _CIRCUITS, _INVOICES = Customer.__table__.c, Circuit.__table__.c, Invoice.__table__.c
+
+
+_CUSTOMER_NAME = select(_CUSTOMERS.id, _CUSTOMERS.name).where(_CUSTOMERS.id == bindparam("customer_id"))
+_ACTIVE_CIRCUITS = (select(_CIRCUITS.id, _CIRCUITS.number, _CIRCUITS.name, _CIRCUITS.timezone, _CIRCUITS.rate_plan_id)
+                    .where(_CIRCUITS.customer_id == bindparam("customer_id"), _CIRCUITS.active.is_(True))
+                    .order_by(_CIRCUITS.number))
+_MONTH_INVOICES = (select(_INVOICES.circuit_id, _INVOICES.month, _INVOICES.id, _INVOICES.state, _INVOICES.total)
+                   .where(_INVOICES.circuit_id.in_(bindparam("circuit_ids", expanding=True)),
+                          _INVOICES.month.in_(bindparam("months", expanding=True))))
+
+
+@functools.cache
+def _issued_statement(states: tuple[str, ...], with_months: bool) -> Select[Any]:
+    query = (select(_INVOICES.id, _INVOICES.circuit_id, _CIRCUITS.number, _CIRCUITS.name, _INVOICES.month,
+                    _INVOICES.total, _INVOICES.state)
+             .join(Circuit.__table__, _CIRCUITS.id == _INVOICES.circuit_id)
+             .where(_CIRCUITS.customer_id == bindparam("customer_id"), _INVOICES.state.in_(sql_literals(states))))
+    if with_months:
+        query = query.where(_INVOICES.month >= bindparam("first"), _INVOICES.month <= bindparam("last"))
+    return query.order_by(_INVOICES.month.desc(), _CIRCUITS.number, _INVOICES.id)
+
+
 def _customer(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
@@ -148,17 +181,23 @@ def _customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
+def _customer_name(conn: Connection, customer_id: int) -> str:
+    """The customer's name (UnknownCustomer when there is none), without loading the entity."""
+    row = conn.execute(_CUSTOMER_NAME, {"customer_id": customer_id}).first()
+    if row is None:
+        raise UnknownCustomer(customer_id)
+    return row.name
+
+
 def _issued(session: Session, customer_id: int, *, months: tuple[str, str] | None = None,
             states: tuple[str, ...] = CLOSED_STATES) -> list[IssuedInvoice]:
     """The customer's issued invoices (optionally within [first, last] month), newest month first."""
-    query = (select(Invoice.id, Invoice.circuit_id, Circuit.number, Circuit.name, Invoice.month, Invoice.total,
-                    Invoice.state)
-             .join(Circuit, Circuit.id == Invoice.circuit_id)
-             .where(Circuit.customer_id == customer_id, Invoice.state.in_(states)))
+    conn = session.connection()
+    params: dict[str, Any] = {"customer_id": customer_id}
     if months is not None:
-        query = query.where(Invoice.month >= months[0], Invoice.month <= months[1])
-    rows = session.execute(query.order_by(Invoice.month.desc(), Circuit.number, Invoice.id)).all()
-    paid = paid_amounts(session, [r.id for r in rows])
+        params.update(first=months[0], last=months[1])
+    rows = conn.execute(_issued_statement(tuple(states), months is not None), params).all()
+    paid = paid_amounts(conn, [r.id for r in rows])
     return [IssuedInvoice(invoice_id=r.id, circuit_id=r.circuit_id, circuit_number=r.number, circuit_name=r.name,
                           month=r.month, total=r.total, state=r.state,
                           balance=balance_of(r.id, r.state, r.total, paid[r.id]))
@@ -180,18 +219,19 @@ def open_invoices(session: Session, customer_id: int, now: datetime) -> list[Ope
     (``billing.close.open_lines``, served by an index).
     """
     now = as_utc(now)
-    _customer(session, customer_id)
-    circuits = session.execute(
-        select(Circuit.id, Circuit.number, Circuit.name, Circuit.timezone, Circuit.rate_plan_id)
-        .where(Circuit.customer_id == customer_id, Circuit.active.is_(True)).order_by(Circuit.number)).all()
+    conn = session.connection()  # plain Core statements: no ORM work per query
+    _customer_name(conn, customer_id)
+    return _open_invoices(conn, customer_id, now)
+
+
+def _open_invoices(conn: Connection, customer_id: int, now: datetime) -> list[OpenInvoice]:
+    circuits = conn.execute(_ACTIVE_CIRCUITS, {"customer_id": customer_id}).all()
     if not circuits:
         return []
     months = {c.id: month_of(now, ZoneInfo(c.timezone)) for c in circuits}
-    rows = session.execute(select(Invoice.circuit_id, Invoice.month, Invoice.id, Invoice.state, Invoice.total)
-                           .where(Invoice.circuit_id.in_(list(months)), Invoice.month.in_(set(months.values()))))
+    rows = conn.execute(_MONTH_INVOICES, {"circuit_ids": list(months), "months": sorted(set(months.values()))})
     invoices = {r.circuit_id: r for r in rows if r.month == months[r.circuit_id]}
     fees: dict[tuple[int | None, str], Decimal | None] = {}
-    conn = session.connection()  # plain Core statements below: no ORM work per query
     out = []
     for circuit in circuits:
         month = months[circuit.id]
@@ -250,14 +290,15 @@ def customer_summary(session: Session, customer_id: int, now: datetime) -> Custo
     summary, the unpaid ones and the years come from that one list; ``history_of`` gives
     the Histórico of a year from it too.
     """
-    customer = _customer(session, customer_id)
-    current = open_invoices(session, customer_id, now)
+    conn = session.connection()
+    name = _customer_name(conn, customer_id)
+    current = _open_invoices(conn, customer_id, as_utc(now))
     issued = _issued(session, customer_id)
     unpaid = [i for i in issued if i.state == "closed" and i.outstanding > 0]
     last = issued[0].month if issued else None
     return CustomerSummary(
-        customer_id=customer.id,
-        customer_name=customer.name,
+        customer_id=customer_id,
+        customer_name=name,
         open_total=sum((o.total for o in current), ZERO),
         open_invoices=tuple(current),
         last_invoice=MonthInvoices(last, tuple(i for i in issued if i.month == last)) if last else None,

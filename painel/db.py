@@ -6,7 +6,7 @@ engine. Both are configured here so the rest of the code does not care which run
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pages, and each checkpoint copies (and fsyncs) them once
     cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT}")
     cur.close()
+
+
+def sql_literals(values: Iterable[str]) -> list[Any]:
+    """Fixed words (states, directions, rules) as SQL string literals, for ``IN`` lists.
+
+    Bound values in an ``IN`` are rendered again on every execution; literals keep the
+    statement's text as it is, so SQLAlchemy compiles it once and the database can match it
+    against a partial index's condition. Only for words the code itself names, never input.
+    """
+    return [sa.literal_column("'" + v.replace("'", "''") + "'") for v in values]
 
 
 def create_engine(url: str | Settings, **kwargs: Any) -> Engine:

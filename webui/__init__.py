@@ -50,6 +50,23 @@ def ensure_secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def _limit_only_decorated_views(app: Flask, limiter) -> None:  # type: ignore[no-untyped-def]
+    """Drop Flask-Limiter's check before every request when nothing is limited app-wide.
+
+    Every limit here is declared on its view (the logins' POST, the password change), and
+    such a limit is checked by the view's own decorator; the before-request check only
+    applies default, application and meta limits, and there are none, so on every other
+    page it would resolve limits only to find nothing. With any of them configured the
+    check stays.
+    """
+    manager = limiter.limit_manager
+    if manager.application_limits or manager.default_limits or getattr(limiter, "_meta_limits", None):
+        return
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:
+        hooks.remove(limiter._check_request_limit)
+
+
 def create_app(settings: Settings, engine: Engine | None = None, *, testing: bool = False) -> Flask:
     from billing.chart import FinishedMonthCounts
     from painel.db import create_engine
@@ -82,6 +99,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, testing: boo
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    _limit_only_decorated_views(app, limiter)
     security.init_app(app)
     errors.init_app(app)
     if settings.web_proxy_count > 0:

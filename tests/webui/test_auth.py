@@ -304,3 +304,11 @@ def test_anonymous_page_request_goes_to_login_with_next(client, portal_db):  # t
     response = client.get("/tabela")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/entrar?next=")
+
+
+def test_ordinary_pages_do_no_limiter_work(app, signed_in, portal_db) -> None:  # type: ignore[no-untyped-def]
+    """Limits live on their views (the login's POST); nothing is checked before every request."""
+    from webui.extensions import limiter
+
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    assert signed_in.get("/").status_code == 200

@@ -396,3 +396,20 @@ def test_years_and_months_of_the_page_follow_the_clock(app, signed_in, portal_db
     assert f"/circuitos/{circuits[OWN_CIRCUIT]}/ligacoes/recebidas?mes=2026-12" in links
     img = doc.find("section", **{"aria-labelledby": "grafico-titulo"}).find("img")
     assert "de 01/2026 a 12/2026" in img.attrs["alt"]
+
+
+def test_repeated_links_are_what_url_for_builds(app) -> None:  # type: ignore[no-untyped-def]
+    """Links built once per page (fixed_url, id_url) equal url_for's, also under a mount prefix."""
+    from flask import url_for
+
+    from webui.portal import fixed_url, id_url
+
+    for base in ("http://localhost/", "http://localhost/painel/"):
+        with app.test_request_context("/", base_url=base):
+            for endpoint in ("portal.faturas", "auth.logout", "portal.perfil", "auth.sem_funcoes"):
+                assert fixed_url(endpoint) == fixed_url(endpoint) == url_for(endpoint)
+            pdf = id_url("portal.fatura_pdf", "invoice_id")
+            listing = id_url("portal.ligacoes", "circuit_id", tipo="recebidas", mes="2026-11")
+            for ident in (1, 42, 9081726354453627, 10**20):
+                assert pdf(ident) == url_for("portal.fatura_pdf", invoice_id=ident)
+                assert listing(ident) == url_for("portal.ligacoes", circuit_id=ident, tipo="recebidas", mes="2026-11")

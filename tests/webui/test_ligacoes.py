@@ -27,8 +27,8 @@ from painel.models import Cdr, Circuit
 from sqlplan import query_plan
 from webui.portal.faturas import BadRequest
 from webui.portal.ligacoes import (
-    PAGE_SIZE, calls_query, conditions, csv_cell, month_period, parse_date, parse_month, parse_number,
-    parse_period, status_of, totals_query,
+    PAGE_SIZE, calls_query, conditions, csv_cell, month_period, page_params, page_statements, parse_date, parse_month,
+    parse_number, parse_period, status_of, totals_query, with_query,
 )
 
 #: as in conftest: the demo's clock, its first circuit and a circuit of another customer
@@ -249,6 +249,46 @@ def test_list_queries_use_the_circuit_start_index(engine, db_url) -> None:  # ty
                     assert re.search(r"Index (Only )?Scan (Backward )?using ix_cdrs_(circuit_start|billed) on cdrs", plan), plan
                     assert re.search(r"Index Cond: \(+circuit_id = ", plan), plan
                 assert "bill_month" not in str(query)
+
+
+def test_page_statements_use_the_index_and_answer_as_the_built_queries(engine, db_url, portal_db) -> None:  # type: ignore[no-untyped-def]
+    """The statements the page runs (built once, bound per request) are the list queries: same plan, same rows."""
+    cid = circuit_ids(portal_db, OWN_CIRCUIT)[OWN_CIRCUIT]
+    period = month_period("2026-10", ZONE)
+    for tipo in ("recebidas", "efetuadas"):
+        for digits in ("", "98"):
+            statements = page_statements(tipo, bool(digits))
+            assert page_statements(tipo, bool(digits)) is statements  # built once
+            params = page_params(cid, period, digits)
+            paged = {**params, "limit": PAGE_SIZE, "offset": 0}
+            for query, args in ((statements.totals, params), (statements.calls, paged)):
+                plan = query_plan(engine, query, args)
+                if db_url.startswith("sqlite"):
+                    assert "USING INDEX ix_cdrs_circuit_start (circuit_id=? AND start_utc>? AND start_utc<?)" in plan
+                    assert "TEMP B-TREE" not in plan
+                else:
+                    assert "Seq Scan" not in plan
+                    assert re.search(r"Index Cond: \(+circuit_id = ", plan), plan
+                assert "bill_month" not in str(query)
+            where = conditions(cid, tipo, period, digits)
+            with Session(portal_db) as s:
+                conn = s.connection()
+                assert conn.execute(statements.totals, params).one() == s.execute(totals_query(where)).one()
+                got = conn.execute(statements.calls, paged).all()
+                assert got == s.execute(calls_query(where).limit(PAGE_SIZE)).all()
+                assert got, (tipo, digits)  # the demo has such calls: the comparison means something
+
+
+def test_links_are_what_url_for_builds(app) -> None:  # type: ignore[no-untyped-def]
+    """The list's links are built from one url_for and the query encoded as Werkzeug encodes it."""
+    from flask import url_for
+
+    with app.test_request_context("/"):
+        base = url_for("portal.ligacoes", circuit_id=7, tipo="recebidas")
+        for query in ({}, {"mes": "2026-10"}, {"mes": "2026-10", "numero": "98987", "pagina": 2},
+                      {"de": "2026-10-01", "ate": "2026-10-15", "formato": "csv"},
+                      {"numero": "a b&c=d/é?", "mes": "x;y,z@!"}):
+            assert with_query(base, query) == url_for("portal.ligacoes", circuit_id=7, tipo="recebidas", **query)
 
 
 # ------------------------------------------------------------------ the pages

@@ -4,7 +4,9 @@ One blueprint; each page lives in its own module, registered on import below.
 """
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Callable
+
+from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
 
 portal = Blueprint("portal", __name__)
@@ -43,18 +45,43 @@ def home_endpoint(circuit) -> str | None:  # type: ignore[no-untyped-def]
     return None
 
 
+def fixed_url(endpoint: str) -> str:
+    """``url_for(endpoint)`` of an endpoint without arguments, built once per app and script root.
+
+    Such a URL depends only on the application's routes and where it is mounted
+    (``SCRIPT_NAME``), so every page reuses it instead of building it again.
+    """
+    cache: dict[tuple[str, str], str] = current_app.extensions.setdefault("painel_fixed_urls", {})
+    key = (request.script_root, endpoint)
+    url = cache.get(key)
+    if url is None:
+        url = cache[key] = url_for(endpoint)
+    return url
+
+
+def id_url(endpoint: str, key: str, **values: object) -> Callable[[int], str]:
+    """``url_for(endpoint, **{key: id}, **values)`` for any integer id, with one ``url_for`` call.
+
+    For the links a page repeats per row (one invoice's PDF each): the URL is built once
+    around a marker and the row's id put in its place.
+    """
+    marker = 9081726354453627
+    head, found, tail = url_for(endpoint, **{key: marker}, **values).partition(str(marker))
+    if not found:  # not an integer path part after all: build each one
+        return lambda ident: url_for(endpoint, **{key: ident}, **values)
+    return lambda ident: f"{head}{int(ident)}{tail}"
+
+
 @portal.app_context_processor
 def _menu():  # type: ignore[no-untyped-def]
-    from flask import request, url_for
-
     if not current_user.is_authenticated or current_user.is_admin:
-        return {"menu": [], "home_url": url_for("auth.login")}
+        return {"menu": [], "home_url": fixed_url("auth.login"), "fixed_url": fixed_url}
     circuit = current_user.circuit
     items = [(endpoint, label) for endpoint, label, flags in MENU
              if any(getattr(circuit, f"flag_{f}") for f in flags)]
     home = home_endpoint(circuit)
     return {"menu": items, "signed_circuit": circuit, "menu_section": section_of(request.endpoint),
-            "home_url": url_for(home) if home else url_for("auth.sem_funcoes")}
+            "home_url": fixed_url(home) if home else fixed_url("auth.sem_funcoes"), "fixed_url": fixed_url}
 
 
 from webui.portal import blacklist, faturas, ligacoes, mensagens, numeros, perfil, tabela  # noqa: E402,F401

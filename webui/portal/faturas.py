@@ -10,7 +10,7 @@ The clock is ``app.config["PAINEL_CLOCK"]`` when set (tests pin it), else the re
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -21,13 +21,13 @@ from billing.chart import TITLE as CHART_TITLE
 from billing.chart import ChartData, monthly_counts, render_png
 from billing.close import CLOSED_STATES, month_of
 from billing.pdf import Operator, ensure_pdf, load_open_document, render_pdf
-from billing.summary import MonthInvoices, customer_summary
+from billing.summary import MonthInvoices, OpenInvoice, customer_summary
 from painel.categories import CHART_GROUPS
 from painel.fmt import brl, mes_ref
 from webui.access import customer_circuits, feature, owned_circuit, owned_invoice
 from webui.db import db, engine, settings
 from webui.errors import error_page
-from webui.portal import portal
+from webui.portal import id_url, portal
 
 #: years the page accepts in ?ano= (anything else is a bad request, not a database query)
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -112,7 +112,24 @@ def faturas():  # type: ignore[no-untyped-def]
                  "alt": chart_alt(data), "ano": chosen,
                  "first": mes_ref(data.months[0]), "last": mes_ref(data.months[-1])}
     return render_template("portal/faturas.html", summary=summary, years=years, year=year, months=months,
-                           chart=chart, brl=brl, mes_ref=mes_ref)
+                           chart=chart, brl=brl, mes_ref=mes_ref, pdf_url=id_url("portal.fatura_pdf", "invoice_id"),
+                           open_links=open_links(summary.open_invoices))
+
+
+def open_links(items: Sequence[OpenInvoice]) -> dict[int, dict[str, str]]:
+    """Each open invoice's links (its PDF, its received and placed calls), a url_for per kind and month."""
+    preview = id_url("portal.fatura_aberta_pdf", "circuit_id")
+    lists: dict[tuple[str, str], Callable[[int], str]] = {}
+    out = {}
+    for item in items:
+        links = {"pdf": preview(item.circuit_id)}
+        for tipo in ("recebidas", "efetuadas"):
+            key = (tipo, item.month)
+            if key not in lists:
+                lists[key] = id_url("portal.ligacoes", "circuit_id", tipo=tipo, mes=item.month)
+            links[tipo] = lists[key](item.circuit_id)
+        out[item.circuit_id] = links
+    return out
 
 
 @portal.route("/grafico.png")

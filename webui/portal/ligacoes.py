@@ -18,6 +18,7 @@ mod_cdr_csv carry the rule but not the action, so the rule decides where both ex
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Iterator, Mapping
@@ -25,16 +26,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, bindparam, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from billing.close import month_of
 from billing.pdf import format_number
 from painel.categories import Category
+from painel.db import sql_literals
 from painel.fmt import brl, data_br, duracao, mes_ref
 from painel.models import Circuit, Cdr
 from webui.access import feature, owned_circuit
@@ -54,6 +57,9 @@ CSV_BATCH = 1000
 BLACKLIST_ADD = "portal.blacklist_add"
 #: rules under which the router refused the caller (anonymous callers are refused by the blacklist rule)
 BLOCK_RULES = ("blacklist", "anonymous")
+
+#: what Werkzeug leaves unescaped in a query string it builds (werkzeug.urls._urlencode)
+_QUERY_SAFE = "!$'()*,/:;?@"
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _MONTH_BR = re.compile(r"^(0[1-9]|1[0-2])/(\d{4})$")
@@ -184,41 +190,87 @@ def parse_page(raw: str | None) -> int:
 # ------------------------------------------------------------------ queries
 
 
-def conditions(circuit_id: int, tipo: str, period: Period, digits: str = "") -> list[ColumnElement[bool]]:
-    """The WHERE of a list: the circuit and the UTC range first (the index), then the rest."""
+def _terms(columns: Any, tipo: str, circuit_id: Any, start: Any, end: Any, digits: Any) -> list[ColumnElement[bool]]:
+    """The WHERE of a list over ``columns`` (the ORM's or the table's), values or bind parameters."""
+    c = columns
     where: list[ColumnElement[bool]] = [
-        Cdr.circuit_id == circuit_id, Cdr.start_utc >= period.start_utc, Cdr.start_utc < period.end_utc,
-        Cdr.role == "call", Cdr.direction.in_(DIRECTIONS[tipo]),
+        c.circuit_id == circuit_id, c.start_utc >= start, c.start_utc < end,
+        c.role == "call", c.direction.in_(sql_literals(DIRECTIONS[tipo])),
     ]
-    if digits:
+    if digits is not None:
         # efetuadas: the number called; recebidas: the caller, or the DID it called
-        columns = ((Cdr.number_e164, Cdr.destination_raw) if tipo == "efetuadas"
-                   else (Cdr.number_e164, Cdr.caller_raw, Cdr.did))
-        where.append(or_(*(column.contains(digits) for column in columns)))
+        searched = ((c.number_e164, c.destination_raw) if tipo == "efetuadas"
+                    else (c.number_e164, c.caller_raw, c.did))
+        where.append(or_(*(column.contains(digits) for column in searched)))
     return where
 
 
-def is_blocked() -> ColumnElement[bool]:
-    return Cdr.rule.in_(BLOCK_RULES)
+def conditions(circuit_id: int, tipo: str, period: Period, digits: str = "") -> list[ColumnElement[bool]]:
+    """The WHERE of a list: the circuit and the UTC range first (the index), then the rest."""
+    return _terms(Cdr, tipo, circuit_id, period.start_utc, period.end_utc, digits or None)
+
+
+def is_blocked(columns: Any = Cdr) -> ColumnElement[bool]:
+    return columns.rule.in_(sql_literals(BLOCK_RULES))
+
+
+def _calls_columns(c: Any) -> tuple[Any, ...]:
+    return (c.id, c.start_utc, c.direction, c.rule, c.action, c.caller_raw, c.destination_raw, c.number_e164, c.did,
+            c.category, c.billsec, c.billable_seconds, c.amount)
+
+
+def _totals_columns(c: Any) -> tuple[Any, ...]:
+    return (
+        func.count().label("calls"),
+        func.coalesce(func.sum(case((c.billsec > 0, 1), else_=0)), 0).label("answered"),
+        func.coalesce(func.sum(case((is_blocked(c), 1), else_=0)), 0).label("blocked"),
+        func.coalesce(func.sum(c.billsec), 0).label("seconds"),
+        func.coalesce(func.sum(c.billable_seconds), 0).label("billable_seconds"),
+        func.coalesce(func.sum(c.amount), Decimal("0")).label("amount"),
+    )
 
 
 def calls_query(where: list[ColumnElement[bool]]) -> Select[Any]:
     """The calls, newest first (the order the index gives: (circuit_id, start_utc), then the id)."""
-    return (select(Cdr.id, Cdr.start_utc, Cdr.direction, Cdr.rule, Cdr.action, Cdr.caller_raw, Cdr.destination_raw,
-                   Cdr.number_e164, Cdr.did, Cdr.category, Cdr.billsec, Cdr.billable_seconds, Cdr.amount)
-            .where(*where).order_by(Cdr.start_utc.desc(), Cdr.id.desc()))
+    return select(*_calls_columns(Cdr)).where(*where).order_by(Cdr.start_utc.desc(), Cdr.id.desc())
 
 
 def totals_query(where: list[ColumnElement[bool]]) -> Select[Any]:
     """Count, answered, blocked, seconds, billable seconds and cost of the filtered set, in one pass."""
-    return select(
-        func.count().label("calls"),
-        func.coalesce(func.sum(case((Cdr.billsec > 0, 1), else_=0)), 0).label("answered"),
-        func.coalesce(func.sum(case((is_blocked(), 1), else_=0)), 0).label("blocked"),
-        func.coalesce(func.sum(Cdr.billsec), 0).label("seconds"),
-        func.coalesce(func.sum(Cdr.billable_seconds), 0).label("billable_seconds"),
-        func.coalesce(func.sum(Cdr.amount), Decimal("0")).label("amount"),
-    ).where(*where)
+    return select(*_totals_columns(Cdr)).where(*where)
+
+
+@dataclass(frozen=True)
+class PageStatements:
+    """The page's two statements for one list and filter shape, built once per process.
+
+    The same SQL as ``totals_query`` / ``calls_query`` over ``conditions``, written with
+    bind parameters (``circuit_id``, ``start``, ``end``, ``digits``, ``limit``,
+    ``offset``) on the table's columns: SQLAlchemy's compiled cache serves every request
+    without building or hashing a statement again, and the rows are plain Core rows.
+    """
+
+    totals: Select[Any]
+    calls: Select[Any]
+
+
+@functools.cache
+def page_statements(tipo: str, with_digits: bool) -> PageStatements:
+    c = Cdr.__table__.c
+    where = _terms(c, tipo, bindparam("circuit_id"), bindparam("start"), bindparam("end"),
+                   bindparam("digits") if with_digits else None)
+    return PageStatements(
+        totals=select(*_totals_columns(c)).where(*where),
+        calls=(select(*_calls_columns(c)).where(*where).order_by(c.start_utc.desc(), c.id.desc())
+               .limit(bindparam("limit")).offset(bindparam("offset"))),
+    )
+
+
+def page_params(circuit_id: int, period: Period, digits: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"circuit_id": circuit_id, "start": period.start_utc, "end": period.end_utc}
+    if digits:
+        params["digits"] = digits
+    return params
 
 
 # ------------------------------------------------------------------ presentation
@@ -245,11 +297,14 @@ def kind_of(direction: str | None, billsec: int) -> str:
     return kind if billsec > 0 else f"{kind} (não atendida)"
 
 
+#: category value -> what the subscriber reads (a dict: no Enum lookup per row)
+_CATEGORY_LABELS = {c.value: c.label for c in Category}
+
+
 def category_label(category: str | None) -> str:
-    try:
-        return Category(category).label if category else "—"
-    except ValueError:
-        return category or "—"
+    if not category:
+        return "—"
+    return _CATEGORY_LABELS.get(category, category)
 
 
 def caller_label(number_e164: str | None, caller_raw: str) -> str:
@@ -264,9 +319,12 @@ def did_label(did: str | None) -> str:
     return format_number(did if did.startswith("+") else "+" + did, did)
 
 
+_MINUTE_CENT = Decimal("0.01")
+
+
 def minutes(seconds: int) -> str:
     """Seconds as minutes with a decimal comma: ``90`` -> ``1,50``."""
-    value = (Decimal(int(seconds)) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    value = (Decimal(int(seconds)) / 60).quantize(_MINUTE_CENT, rounding=ROUND_HALF_UP)
     return f"{value:.2f}".replace(".", ",")
 
 
@@ -279,17 +337,36 @@ def local_time(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S")
 
 
-def view_row(row: Any, tipo: str, zone: ZoneInfo) -> dict[str, Any]:
-    out: dict[str, Any] = {"when": local_time(row.start_utc, zone), "duration": duracao(row.billsec),
-                           "seconds": row.billsec, "amount": row.amount, "category": category_label(row.category)}
+class CallView:
+    """One call as a list shows it: every text already formatted (the template only prints)."""
+
+    __slots__ = ("when", "duration", "seconds", "amount", "amount_brl", "category", "number", "kind", "billable",
+                 "did", "status", "blocked", "collect", "block_number")
+
+
+def view_row(row: Any, tipo: str, zone: ZoneInfo) -> CallView:
+    out = CallView()
+    out.when = local_time(row.start_utc, zone)
+    out.duration = duracao(row.billsec)
+    out.seconds = row.billsec
+    out.amount = row.amount
+    out.amount_brl = brl(row.amount)
+    out.category = category_label(row.category)
     if tipo == "efetuadas":
-        out.update(number=format_number(row.number_e164, row.destination_raw), kind=kind_of(row.direction, row.billsec),
-                   billable=minutes(row.billable_seconds))
+        out.number = format_number(row.number_e164, row.destination_raw)
+        out.kind = kind_of(row.direction, row.billsec)
+        out.billable = minutes(row.billable_seconds)
+        out.did = out.status = out.block_number = None
+        out.blocked = out.collect = False
     else:
         status = status_of(row.direction, row.rule, row.action, row.billsec)
-        out.update(number=caller_label(row.number_e164, row.caller_raw), did=did_label(row.did), status=status,
-                   blocked=status.startswith("Bloqueada"), collect=row.direction == "collect",
-                   block_number=row.number_e164 or "")
+        out.number = caller_label(row.number_e164, row.caller_raw)
+        out.did = did_label(row.did)
+        out.status = status
+        out.blocked = status.startswith("Bloqueada")
+        out.collect = row.direction == "collect"
+        out.block_number = row.number_e164 or ""
+        out.kind = out.billable = None
     return out
 
 
@@ -312,11 +389,11 @@ CSV_HEADERS = {
 def csv_row(row: Any, tipo: str, zone: ZoneInfo) -> list[str]:
     item = view_row(row, tipo, zone)
     if tipo == "efetuadas":
-        cells = [item["when"], item["kind"], item["number"], item["category"], item["duration"],
-                 str(item["seconds"]), item["billable"], decimal_br(item["amount"])]
+        cells = [item.when, item.kind, item.number, item.category, item.duration, str(item.seconds), item.billable,
+                 decimal_br(item.amount)]
     else:
-        cells = [item["when"], item["number"], item["did"], item["status"], item["duration"], str(item["seconds"]),
-                 decimal_br(item["amount"])]
+        cells = [item.when, item.number, item.did, item.status, item.duration, str(item.seconds),
+                 decimal_br(item.amount)]
     return [csv_cell(c) for c in cells]
 
 
@@ -371,6 +448,12 @@ def _form_values(args: Mapping[str, str], period: Period | None, digits: str | N
     return values
 
 
+def with_query(path: str, query: Mapping[str, Any]) -> str:
+    """``path`` with ``query`` encoded exactly as ``url_for`` encodes extra arguments (Werkzeug's rules)."""
+    items = [(k, str(v)) for k, v in query.items() if v is not None]
+    return f"{path}?{urlencode(items, safe=_QUERY_SAFE)}" if items else path
+
+
 def _neighbour_month(month: str, step: int) -> str:
     year, mon = (int(x) for x in month.split("-"))
     mon += step
@@ -388,7 +471,8 @@ def ligacoes(circuit_id: int, tipo: str):  # type: ignore[no-untyped-def]
     circuit = owned_circuit(circuit_id)
     zone = ZoneInfo(circuit.timezone)
     args = request.args
-    base = {"circuit": circuit, "tipo": tipo, "brl": brl}
+    here = url_for("portal.ligacoes", circuit_id=circuit.id, tipo=tipo)
+    base = {"circuit": circuit, "tipo": tipo, "brl": brl, "here": here}
     try:
         period = parse_period(args, zone, now_utc())
         digits = parse_number(args.get("numero"))
@@ -398,29 +482,29 @@ def ligacoes(circuit_id: int, tipo: str):  # type: ignore[no-untyped-def]
     except BadRequest as exc:
         return render_template("portal/ligacoes.html", **base, error=exc.message, form=_form_values(args, None, None),
                                rows=None), 400
-    where = conditions(circuit.id, tipo, period, digits)
     if args.get("formato") == "csv":
-        return csv_response(where, tipo, circuit, period)
-    session = db()
-    totals = session.execute(totals_query(where)).one()
+        return csv_response(conditions(circuit.id, tipo, period, digits), tipo, circuit, period)
+    # the two statements are built once per process; a request only binds its values
+    statements = page_statements(tipo, bool(digits))
+    params = page_params(circuit.id, period, digits)
+    conn = db().connection()
+    totals = conn.execute(statements.totals, params).one()
     pages = max(1, -(-totals.calls // PAGE_SIZE))
     page = min(page, pages)
     rows = [view_row(r, tipo, zone)
-            for r in session.execute(calls_query(where).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))]
+            for r in conn.execute(statements.calls, {**params, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE})]
     filters = {**period.args(), **({"numero": digits} if digits else {})}
+    # one url_for per list; the query strings are encoded as url_for encodes them
+    other = "efetuadas" if tipo == "recebidas" else "recebidas"
 
     def link(**extra: Any) -> str:
-        return url_for("portal.ligacoes", circuit_id=circuit.id, **{"tipo": tipo, **filters, **extra})
+        return with_query(here, {**filters, **extra})
 
     months = None
     if period.month:
-        months = {
-            "previous": url_for("portal.ligacoes", circuit_id=circuit.id, tipo=tipo,
-                                mes=_neighbour_month(period.month, -1), **({"numero": digits} if digits else {})),
-            "next": url_for("portal.ligacoes", circuit_id=circuit.id, tipo=tipo,
-                            mes=_neighbour_month(period.month, 1), **({"numero": digits} if digits else {})),
-        }
-    other = "efetuadas" if tipo == "recebidas" else "recebidas"
+        number = {"numero": digits} if digits else {}
+        months = {"previous": with_query(here, {"mes": _neighbour_month(period.month, -1), **number}),
+                  "next": with_query(here, {"mes": _neighbour_month(period.month, 1), **number})}
     blocking = tipo == "recebidas" and can_block(circuit)
     return render_template(
         "portal/ligacoes.html", **base, error=None, form=_form_values(args, period, digits), period=period,
@@ -428,7 +512,8 @@ def ligacoes(circuit_id: int, tipo: str):  # type: ignore[no-untyped-def]
         total_minutes=minutes(totals.billable_seconds), rows=rows, page=page, pages=pages,
         previous_url=link(pagina=page - 1) if page > 1 else None,
         next_url=link(pagina=page + 1) if page < pages else None,
-        csv_url=link(formato="csv"), other_url=url_for("portal.ligacoes", circuit_id=circuit.id, tipo=other, **filters),
+        csv_url=link(formato="csv"),
+        other_url=with_query(url_for("portal.ligacoes", circuit_id=circuit.id, tipo=other), filters),
         other=other, months=months, can_block=blocking, block_url=url_for(BLACKLIST_ADD) if blocking else None,
         origem=request.full_path.rstrip("?"),
     )

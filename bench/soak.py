@@ -15,15 +15,22 @@ operator (SQLite by default; ``--engine postgresql`` creates a fresh database on
   form and then looping over Faturas and both call lists of the current month, with about
   ``--think`` seconds between pages.
 
-The load runs in processes of its own (calls; ``--cdr-procs`` CDR senders; the users), so
-the generator's own interpreter lock does not add to what is measured; still, on a small
-machine it competes with the servers for the cores: the achieved rates are printed.
+The load runs in processes of its own (``--call-procs`` simulated FreeSWITCHes sharing the
+call rate; ``--cdr-procs`` CDR senders; the users), so the generator's own interpreter lock
+does not add to what is measured; still, on a small machine it competes with the servers for
+the cores: the achieved rates and the simulators' event-loop lag are printed (a lagging
+simulator answers the router late, and that shows as router latency). The simulators run at
+the router's priority (``--router-nice``, -5 as in the systemd unit, when allowed), as a real
+FreeSWITCH runs above everything else; the CDR receiver and the portal keep ``painel run``'s
+lower priorities (``--equal-priority``: everything at nice 0, to compare).
 
 Printed: per minute, the count, errors and p50/p95/p99 of each of them (router decision,
 CDR POST, portal page); the errors per component (the target is none), with the router's
 own error and fallback counters, the supervisor's restarts and the CDRs accepted against
-the rows stored; and the RSS of each server process every 10 s, with the first and last
-minute's mean and the slope. Figures only: nothing here asserts a time.
+the rows stored; how many calls were decided within FreeSWITCH's 1 s; and the RSS of each
+server process every 10 s, with the first and last minute's mean, the slope over the first
+half (warm-up) and over the second half (steady state), and a verdict on the steady state
+(``--tracemalloc``: what grew, by allocation site). Figures only: nothing here asserts a time.
 
     python bench/soak.py                          # 10 min, 200 calls/s, 20 users, SQLite
     python bench/soak.py --minutes 1              # a short run to check the set-up
@@ -61,6 +68,8 @@ if str(ROOT) not in sys.path:
 OUT = ROOT / "bench" / "out"
 PG_NAME = "painel_bench_soak"
 RSS_EVERY = 10.0
+#: FreeSWITCH's wait for the router (``painel router --call-timeout``): a later decision is lost
+CALL_DEADLINE = 1.0
 PAGES = ("faturas", "efetuadas", "recebidas")
 
 
@@ -77,6 +86,14 @@ def quiet_logging() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def set_nice(nice: int) -> None:
+    """This process's niceness, as far as it is allowed (below the current one needs root or CAP_SYS_NICE)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, max(-20, min(19, nice)))
+    except OSError:
+        pass
+
+
 def wait_go(ready, go, start_at) -> float:  # type: ignore[no-untyped-def]
     """Tell the main process this load process is ready, wait for the start; the start in time.monotonic()."""
     ready.put(os.getpid())
@@ -88,19 +105,35 @@ def wait_go(ready, go, start_at) -> float:  # type: ignore[no-untyped-def]
 
 
 def calls_worker(router: tuple[str, int], settings_kw: dict, targets: list, rate: float, seconds: float,
-                 cdr_queue, senders: int, out, ready, go, start_at) -> None:  # type: ignore[no-untyped-def]
-    """Open-loop calls at ``rate``; each call's legs go to the CDR senders; samples (t, latency s, outcome) to ``out``."""
+                 cdr_queue, senders: int, nice: int, k: int, procs: int, out, ready, go,
+                 start_at) -> None:  # type: ignore[no-untyped-def]
+    """Open-loop calls, the ``k``-th of ``procs`` interleaved shares of ``rate``; each call's legs go to the
+    CDR senders; samples (t, latency s, outcome) to ``out``.
+
+    This process plays FreeSWITCH, which runs above everything else on a real host (real-time
+    scheduling in its Debian unit): it takes the router's niceness when it may (``nice``), and
+    measures its own event loop's lag, since a late simulator looks like a late router.
+    """
     quiet_logging()
+    set_nice(nice)
     from painel.settings import load_settings
     from painel.simulate import Driver
 
     settings = load_settings(environ={}, overrides=settings_kw)
-    driver = Driver(None, settings, router, "", seed=7)  # type: ignore[arg-type]  # no database: targets given
+    driver = Driver(None, settings, router, "", seed=7 + k)  # type: ignore[arg-type]  # no database: targets given
     driver.sim.timeout = 10.0
-    rng = random.Random(11)
+    rng = random.Random(11 + k)
     samples: list[tuple[float, float | None, str]] = []
     problems: list[str] = []
     peak = [0]
+    lags: list[float] = []
+
+    async def lag_probe(until: float) -> None:
+        """How late the loop wakes a 50 ms sleep: the simulator's own delay in every reply it sends."""
+        while time.monotonic() < until:
+            before = time.monotonic()
+            await asyncio.sleep(0.05)
+            lags.append(time.monotonic() - before - 0.05)
 
     async def one(t: float) -> None:
         try:
@@ -126,9 +159,10 @@ def calls_worker(router: tuple[str, int], settings_kw: dict, targets: list, rate
             cdr_queue.put(placed.call)
 
     async def main(t0: float) -> None:
+        probe = asyncio.ensure_future(lag_probe(t0 + seconds))
         tasks: set[asyncio.Task[None]] = set()
         n = int(rate * seconds)
-        for i in range(n):
+        for i in range(k, n, procs):  # this process's share: every procs-th call
             due = t0 + i / rate
             delay = due - time.monotonic()
             if delay > 0:
@@ -139,12 +173,12 @@ def calls_worker(router: tuple[str, int], settings_kw: dict, targets: list, rate
             peak[0] = max(peak[0], len(tasks))
         if tasks:
             await asyncio.wait(tasks, timeout=30)
+        probe.cancel()
 
     t0 = wait_go(ready, go, start_at)
     asyncio.run(main(t0))
-    for _ in range(senders):  # one end mark per CDR sender thread
-        cdr_queue.put(None)
-    out.put(("calls", {"samples": samples, "problems": problems, "peak_open": peak[0]}))
+    out.put(("calls", {"samples": samples, "problems": problems, "peak_open": peak[0], "lags": sorted(lags),
+                       "nice": os.getpriority(os.PRIO_PROCESS, 0)}))
 
 
 # ------------------------------------------------------------------ load: CDRs, as mod_json_cdr posts them
@@ -337,6 +371,13 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def process_nice(pid: int) -> int | None:
+    try:
+        return os.getpriority(os.PRIO_PROCESS, pid)
+    except OSError:
+        return None
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU time of a process so far (Linux /proc), None when it is gone."""
     try:
@@ -389,21 +430,27 @@ def server_processes(run_pid: int) -> dict[str, list[int]]:
 class PainelRun:
     """``python -m painel run --no-demo`` on free ports, its output in bench/out/soak-run.log."""
 
-    def __init__(self, url: str, var_dir: Path, web_workers: int | None) -> None:
+    def __init__(self, url: str, var_dir: Path, web_workers: int | None, trace_dir: Path | None = None,
+                 router_nice: int = 0, equal_priority: bool = False) -> None:
         self.ports = {name: free_port() for name in ("router", "metrics", "cdr", "web")}
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAINEL_")}
         env.update({"PAINEL_DATABASE_URL": url, "PAINEL_VAR_DIR": str(var_dir), "PAINEL_LOG_LEVEL": "WARNING",
                     "PAINEL_SECRET_KEY": "bench-soak", "PAINEL_WEB_LOGIN_LIMIT_ADDRESS": "100000/minute",
                     "PAINEL_WEB_LOGIN_LIMIT_ACCOUNT": "100000/minute"})
+        if trace_dir is not None:  # every server process traces its allocations (bench/memtrace/sitecustomize.py)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT / "bench" / "memtrace"), env.get("PYTHONPATH"))))
+            env["PAINEL_TRACEMALLOC_DIR"] = str(trace_dir)
         self.log_path = OUT / "soak-run.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
         p = self.ports
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "painel", "run", "--no-demo", "--router-listen", f"127.0.0.1:{p['router']}",
              "--metrics-listen", f"127.0.0.1:{p['metrics']}", "--cdr-listen", f"127.0.0.1:{p['cdr']}",
-             "--web-listen", f"127.0.0.1:{p['web']}", *(("--web-workers", str(web_workers)) if web_workers else ())],
+             "--web-listen", f"127.0.0.1:{p['web']}", *(("--web-workers", str(web_workers)) if web_workers else ()),
+             "--router-nice", str(router_nice),
+             *(("--cdr-nice", "0", "--web-nice", "0") if equal_priority else ())],
             env=env, cwd=var_dir, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + (90 if trace_dir is None else 600)  # tracing slows every import down
         while "Painel está no ar" not in self.output():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
@@ -484,6 +531,79 @@ def metric_lines(text: str, prefix: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(prefix) and not line.endswith(" 0.0")]
 
 
+#: steady-state growth below this is noise (the allocator, gunicorn's workers' pages), in MiB/min ...
+GROWTH_MIB_MIN = 1.0
+#: ... and so is a second half that ends less than this fraction above where it began
+GROWTH_FRACTION = 0.02
+
+
+def memory_summary(rss: list[tuple[float, dict[str, int]]], seconds: float, names: list[str],
+                   restarted: dict[str, int]) -> str:
+    """Per process: first and last minute's mean RSS, the warm-up (first half) and steady-state (second
+    half) least-squares slopes, and a verdict on the steady state: growth or plateau."""
+    lines = ["RSS por processo: média do primeiro e do último minuto; inclinação (mínimos quadrados) na primeira "
+             "metade da corrida (aquecimento) e na segunda (regime); o veredito vale para o regime"]
+    half = seconds / 2
+    for n in names:
+        series = [(at / 60, v.get(n, 0) / 1024) for at, v in rss]
+        first = [mib for m, mib in series if m < 1] or [series[0][1]]
+        last = [mib for m, mib in series if m * 60 >= max(0.0, seconds - 60)] or [series[-1][1]]
+        warm = [(m, mib) for m, mib in series if m * 60 <= half]
+        steady = [(m, mib) for m, mib in series if m * 60 >= half]
+        k_warm, k_steady = slope(warm), slope(steady)
+        if len(steady) < 3:
+            verdict = "amostras de menos para um veredito"
+        else:
+            rise = steady[-1][1] / max(1e-9, steady[0][1]) - 1
+            grows = k_steady > GROWTH_MIB_MIN and statistics.fmean(mib for _, mib in steady[len(steady) // 2:]) > \
+                statistics.fmean(mib for _, mib in steady[:len(steady) // 2]) * (1 + GROWTH_FRACTION / 2)
+            verdict = (f"CRESCE no regime ({k_steady * 60:+.0f} MiB/h)" if grows
+                       else f"estável no regime ({rise * 100:+.1f} % na segunda metade)")
+            if seconds < 240:
+                verdict += "; corrida curta, o regime mal começou"
+        lines.append(f"  {n:<7} {statistics.fmean(first):>7.1f} -> {statistics.fmean(last):>7.1f} MiB; "
+                     f"aquecimento {k_warm:+.2f} MiB/min, regime {k_steady:+.2f} MiB/min: {verdict}"
+                     + (f"; {restarted[n]} processo(s) novo(s)" if restarted.get(n) else ""))
+    return "\n".join(lines)
+
+
+def tracemalloc_report(trace_dir: Path, seconds: float, top: int = 8) -> None:
+    """Per traced process: traced bytes over time, and what grew between the middle and the end of the run."""
+    import tracemalloc
+
+    pids = sorted(int(p.stem) for p in trace_dir.glob("*.cmd"))
+    print(f"\nAlocações (tracemalloc, {trace_dir}): o que cresceu da metade ao fim da corrida, por processo")
+    for pid in pids:
+        snaps = sorted(trace_dir.glob(f"{pid}-*.snap"))
+        command = (trace_dir / f"{pid}.cmd").read_text(errors="replace")
+        name = next((n for n in ("router", "cdr serve", "web", "run") if f" {n}" in f" {command} "), command[-40:])
+        traced = []
+        traced_path = trace_dir / f"{pid}.traced"
+        if traced_path.exists():
+            traced = [tuple(map(float, line.split())) for line in traced_path.read_text().splitlines() if line.strip()]
+        if len(snaps) < 2 or not traced:
+            continue
+        half = traced[len(traced) // 2:]  # the second half of the traced time
+        k = slope([(t / 60, b / 2**20) for t, b, _ in half])
+        print(f"  {name} (pid {pid}): rastreado {traced[0][1] / 2**20:.1f} -> {traced[-1][1] / 2**20:.1f} MiB, "
+              f"segunda metade {k:+.2f} MiB/min; RSS {traced[0][2] / 1024:.0f} -> {traced[-1][2] / 1024:.0f} MiB")
+        middle = snaps[len(snaps) // 2 - (1 if len(snaps) % 2 == 0 else 0)]
+        first, last = tracemalloc.Snapshot.load(str(middle)), tracemalloc.Snapshot.load(str(snaps[-1]))
+        for stat in last.compare_to(first, "traceback")[:top]:
+            if stat.size_diff <= 0:
+                break
+            frames = [f for f in stat.traceback if "tracemalloc" not in f.filename][-3:] or list(stat.traceback)[-1:]
+            where = " <- ".join(f"{_short(f.filename)}:{f.lineno}" for f in reversed(frames))
+            print(f"    {stat.size_diff / 1024:+9.0f} KiB {stat.count_diff:+7d} blocos  {where}")
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "/lib/python3"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return os.path.relpath(filename, ROOT) if filename.startswith(str(ROOT)) else filename
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -494,13 +614,27 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--think", type=float, default=1.0, help="segundos entre páginas de cada usuário (média)")
     ap.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--call-procs", type=int, default=2,
+                    help="processos que fazem as chamadas (o FreeSWITCH simulado), cada um com sua parte da taxa")
     ap.add_argument("--cdr-procs", type=int, default=2, help="processos que enviam os CDRs (0: nenhum CDR)")
     ap.add_argument("--cdr-threads", type=int, default=4, help="envios simultâneos por processo")
     ap.add_argument("--nice-load", type=int, default=0,
                     help="niceness dos processos que enviam CDRs e dos usuários (o simulador de chamadas fica em 0)")
     ap.add_argument("--web-workers", type=int, default=None, help="processos do portal (padrão: o de painel run)")
+    ap.add_argument("--router-nice", type=int, default=-5,
+                    help="prioridade (nice) do roteador e do simulador de chamadas, como na unit painel-router "
+                         "(negativa exige root; sem permissão, a do supervisor); o receptor de CDRs e o portal "
+                         "ficam com as de painel run (+5 e +10)")
     ap.add_argument("--keep", action="store_true", help="não apaga o banco PostgreSQL no fim")
+    ap.add_argument("--equal-priority", action="store_true",
+                    help="todos com a mesma prioridade (nice 0: roteador, simulador, receptor, portal), para "
+                         "comparar com as prioridades de painel run e das units")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="depuração de memória: cada processo servidor rastreia suas alocações (tracemalloc, "
+                         "bem mais lento) e o relatório mostra o que cresceu na segunda metade da corrida")
     args = ap.parse_args()
+    if args.equal_priority:
+        args.router_nice = 0
     quiet_logging()
     import resource
 
@@ -524,11 +658,16 @@ def main() -> None:
     engine.dispose()
     print(f"banco {args.engine} com a operadora de demonstração em {time.monotonic() - t:.0f} s", flush=True)
 
-    server = PainelRun(url, var_dir, args.web_workers)
+    trace_dir = OUT / "soak-tracemalloc" if args.tracemalloc else None
+    if trace_dir is not None:
+        shutil.rmtree(trace_dir, ignore_errors=True)
+    server = PainelRun(url, var_dir, args.web_workers, trace_dir, args.router_nice, args.equal_priority)
     ctx = multiprocessing.get_context("spawn")
     try:
         parts = server_processes(server.proc.pid)
         print("processos: " + ", ".join(f"{k} {' '.join(map(str, v))}" for k, v in parts.items()), flush=True)
+        print("prioridade (nice): " + ", ".join(
+            f"{k} {'/'.join(sorted({str(process_nice(pid)) for pid in v}))}" for k, v in parts.items() if v), flush=True)
         print(f"carga: {args.calls_per_second:g} chamadas/s pelo roteador (e os CDRs delas), {args.users} usuários "
               f"no portal, por {args.minutes:g} min", flush=True)
         settings_kw = {"database_url": url, "var_dir": str(var_dir)}
@@ -537,10 +676,12 @@ def main() -> None:
         start_at = ctx.Value("d", 0.0)
         p = server.ports
         grace = 60.0
-        workers = [ctx.Process(target=calls_worker, args=(("127.0.0.1", p["router"]), settings_kw, targets,
+        callers = [ctx.Process(target=calls_worker, args=(("127.0.0.1", p["router"]), settings_kw, targets,
                                                           args.calls_per_second, seconds, cdr_queue,
-                                                          args.cdr_procs * args.cdr_threads,
-                                                          out, ready, go, start_at), name="calls")]
+                                                          args.cdr_procs * args.cdr_threads, args.router_nice, k,
+                                                          args.call_procs, out, ready, go, start_at),
+                              name=f"calls{k}") for k in range(args.call_procs)]
+        workers = list(callers)
         workers += [ctx.Process(target=cdr_worker, args=(f"http://127.0.0.1:{p['cdr']}/cdr", settings_kw,
                                                          args.cdr_threads, cdr_queue, seconds + grace,
                                                          args.nice_load, out, ready, go, start_at), name=f"cdr{k}") for k in range(args.cdr_procs)]
@@ -558,10 +699,11 @@ def main() -> None:
         rss: list[tuple[float, dict[str, int]]] = []
         cpu: list[tuple[float, dict[str, float]]] = []
         meter = CpuMeter()
-        load_pids = {"simulador": [workers[0].pid], "envio CDRs": [w.pid for w in workers[1:-1]],
+        load_pids = {"simulador": [w.pid for w in callers], "envio CDRs": [w.pid for w in workers[len(callers):-1]],
                      "usuários": [workers[-1].pid]}
         meter.read({**parts, **load_pids})
         load_before = os.getloadavg()
+        router_cpu = [sum(cpu_seconds(pid) or 0.0 for pid in parts["router"])]
         pids_seen = {k: set(v) for k, v in parts.items()}
 
         def sample() -> None:
@@ -582,7 +724,11 @@ def main() -> None:
         if rss[-1][0] < seconds - 1:  # and one at the end of the load
             sample()
         load_after = os.getloadavg()
-        metrics_text = server.metrics()
+        router_cpu.append(sum(cpu_seconds(pid) or 0.0 for pid in parts["router"]))
+        try:
+            metrics_text = server.metrics()
+        except OSError as exc:  # a router too busy to answer its own metrics is a finding, not a crash
+            metrics_text = f"# métricas do roteador indisponíveis: {exc}"
         results: dict[str, list[dict]] = {}
         waiting_until = time.monotonic() + grace + 120
         while sum(len(v) for v in results.values()) < len(workers):
@@ -594,6 +740,11 @@ def main() -> None:
                                      + ", ".join(f"{w.name}={w.exitcode}" for w in workers)) from None
                 continue
             results.setdefault(kind, []).append(data)
+            if kind == "calls" and len(results["calls"]) == len(callers):
+                for w in callers:  # their CDRs are all in the queue once they have exited
+                    w.join(timeout=60)
+                for _ in range(args.cdr_procs * args.cdr_threads):  # one end mark per CDR sender thread
+                    cdr_queue.put(None)
         for w in workers:
             w.join(timeout=30)
     finally:
@@ -605,7 +756,10 @@ def main() -> None:
         drop_pg(url)
 
     # ---------------------------------------------------------------- the figures
-    calls = results["calls"][0]
+    calls = {"samples": sorted((x for r in results["calls"] for x in r["samples"]), key=lambda x: x[0]),
+             "problems": [x for r in results["calls"] for x in r["problems"]][:5],
+             "peak_open": sum(r["peak_open"] for r in results["calls"]),
+             "lags": sorted(x for r in results["calls"] for x in r["lags"]), "nice": results["calls"][0]["nice"]}
     results.setdefault("cdr", [])
     cdr_samples = [s for r in results["cdr"] for s in r["samples"]]
     cdr_results: dict[str, int] = {}
@@ -640,6 +794,19 @@ def main() -> None:
     print("\nErros por componente (meta: nenhum)")
     print(f"  roteador:          {call_errors} erros e {fallbacks} fallbacks do roteador em {len(calls['samples']):,} "
           f"chamadas ({len(calls['samples']) / seconds:.0f}/s; até {calls['peak_open']} abertas ao mesmo tempo)")
+    decided = [lat for _, lat, o in calls["samples"] if o == "ok" and lat is not None]
+    in_time = sum(1 for lat in decided if lat <= CALL_DEADLINE)
+    n_calls = max(1, len(calls["samples"]))
+    decided.sort()
+    lags = calls.get("lags") or []
+    print(f"    decididas no prazo ({CALL_DEADLINE:g} s): {in_time:,} de {len(calls['samples']):,} "
+          f"({in_time / n_calls * 100:.1f} %); latência das decididas p50 {pct(decided, .5):.1f} ms, "
+          f"p95 {pct(decided, .95):.1f}, p99 {pct(decided, .99):.1f}, p99,9 {pct(decided, .999):.1f}, "
+          f"máx {pct(decided, 1):.1f}")
+    print(f"    CPU do roteador: {(router_cpu[1] - router_cpu[0]) / n_calls * 1000:.2f} ms por chamada; "
+          f"atraso do laço do simulador (o FreeSWITCH de mentira, nice {calls.get('nice', '?')}): "
+          f"p50 {pct(lags, .5):.1f} ms, p99 {pct(lags, .99):.1f}, máx {pct(lags, 1):.1f} "
+          "(alto: parte da latência é do simulador, não do roteador)")
     for line in metric_lines(metrics_text, "painel_router_errors_total") + \
             metric_lines(metrics_text, "painel_router_fallbacks_total"):
         print(f"    métrica do roteador: {line}")
@@ -671,20 +838,9 @@ def main() -> None:
     print(f"{'t (s)':>6} | " + " | ".join(f"{n:>7}" for n in names))
     for at, values in rss:
         print(f"{at:>6.0f} | " + " | ".join(f"{values.get(n, 0) / 1024:>7.1f}" for n in names))
-    # the first minute is warm-up (caches, pools, the allocator): the slope is taken after it when there is more
-    warm = [(at, v) for at, v in rss if at >= 60]
-    trend = warm if len(warm) >= 3 else rss
-    print("RSS por processo: média do primeiro e do último minuto; inclinação (mínimos quadrados) "
-          + ("depois do primeiro minuto" if trend is warm else "de todas as amostras (corrida curta: inclui o aquecimento)"))
-    last_from = max(0.0, seconds - 60)
-    for n in names:
-        first = [v[n] / 1024 for at, v in rss if at < 60]
-        last = [v[n] / 1024 for at, v in rss if at >= last_from]
-        k = slope([(at / 60, v[n] / 1024) for at, v in trend])
-        restarted = len(pids_seen[n]) - len(parts[n])
-        print(f"  {n:<7} {statistics.fmean(first):>7.1f} -> {statistics.fmean(last):>7.1f} MiB, "
-              f"{k:+.2f} MiB/min ({k * 60:+.0f} MiB/h)" + (f"; {restarted} processo(s) novo(s)" if restarted else ""))
-
+    print(memory_summary(rss, seconds, names, {n: len(pids_seen[n]) - len(parts[n]) for n in names}))
+    if trace_dir is not None:
+        tracemalloc_report(trace_dir, seconds)
 
 if __name__ == "__main__":
     main()

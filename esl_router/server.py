@@ -48,14 +48,17 @@ class SafeEvent(ESLEvent):
     """
 
     def parse_data(self, data: str) -> None:
+        # every call brings three blocks of ~200 headers (the connect reply, two events): this is
+        # the router's hottest loop, so it decodes only values that carry a %-escape
+        headers = self.headers
         last = None
         for line in data.splitlines():
-            if ": " in line:
-                key, value = line.split(": ", 1)
+            key, sep, value = line.partition(": ")
+            if sep:
                 last = key.strip()
-                self.headers[last] = unquote(value).strip()
+                headers[last] = (unquote(value) if "%" in value else value).strip()
             elif last is not None and line.strip():
-                self.headers[last] += "\n" + unquote(line).strip()
+                headers[last] += "\n" + unquote(line).strip()
 
 
 class PainelSession(OutboundSession):
@@ -67,28 +70,44 @@ class PainelSession(OutboundSession):
     """
 
     def receive_events(self) -> None:
-        buf = ""
+        # Header blocks are cut out of what the socket has, not read line by line: the connect
+        # reply and each event are ~200 lines, and a Python round per line was a good part of
+        # the router's CPU per call. Same frames as greenswitch's line reader: a block ends at
+        # the first empty line, empty lines between blocks are skipped, bytes that are not UTF-8
+        # end the session as soon as a whole line of them arrived.
+        buf = self._inbuf = bytearray()
+        read1 = self.sock_file.read1
         while self._run:
+            skip = 0
+            while skip < len(buf) and buf[skip] == 10:  # empty lines before a block
+                skip += 1
+            if skip:
+                del buf[:skip]
+            end = buf.find(b"\n\n")
+            if end < 0:
+                try:
+                    chunk = read1(65536)
+                except Exception:  # reset, closed file: the session is over
+                    chunk = b""
+                if chunk:
+                    buf += chunk
+                    if buf.find(b"\n\n") >= 0 or self._decodes(buf[:buf.rfind(b"\n") + 1]):
+                        continue
+                else:  # end of stream: a partial block is dropped, but bad bytes in it are still reported
+                    self._decodes(buf)
+                break
+            block = bytes(buf[:end + 1])
+            del buf[:end + 2]
             try:
-                line = self.sock_file.readline()
-                data = line.decode("utf-8") if line else ""
+                text = block.decode("utf-8")
             except UnicodeDecodeError as exc:
                 self._protocol_error(exc)
-                data = ""
-            except Exception:  # reset, closed file: the session is over
-                data = ""
-            if not data:
                 break
-            if data == self._EOL:
-                if buf:
-                    try:
-                        self.handle_event(SafeEvent(buf))
-                    except Exception as exc:  # a malformed block (no Content-Type...) ends the session
-                        self._protocol_error(exc)
-                        break
-                buf = ""
-                continue
-            buf += data
+            try:
+                self.handle_event(SafeEvent(text))
+            except Exception as exc:  # a malformed block (no Content-Type...) ends the session
+                self._protocol_error(exc)
+                break
         self._run = False
         self.connected = False
         self._fail_pending()
@@ -96,6 +115,33 @@ class PainelSession(OutboundSession):
             self.sock.close()
         except OSError:
             pass
+
+    def start_event_handlers(self) -> None:
+        """One greenlet per call, not greenswitch's two: the reader dispatches each event itself
+        (``handle_event``) instead of handing it through a queue to an event-processing greenlet
+        that polls it every second. Every call saves a greenlet, a queue and their switches."""
+        self._receive_events_greenlet = gevent.spawn(self.receive_events)
+
+    def handle_event(self, event: ESLEvent) -> None:
+        super().handle_event(event)  # replies wake their command; events land in the queue...
+        queue = self._esl_event_queue
+        while queue.qsize():  # ...and are dispatched here, in order, without switching greenlets
+            self._dispatch(queue.get_nowait())
+
+    def _dispatch(self, event: ESLEvent) -> None:
+        """greenswitch's ``process_events`` choice of handlers for one event."""
+        headers = event.headers
+        handlers = self.event_handlers.get(headers.get("Event-Subclass") if headers.get("Event-Name") == "CUSTOM"
+                                           else headers.get("Event-Name"))
+        content_type = headers.get("Content-Type")
+        if content_type == "text/disconnect-notice":
+            handlers = self.event_handlers.get("DISCONNECT")
+        if not handlers and content_type == "log/data":
+            handlers = self.event_handlers.get("log")
+        if not handlers:
+            handlers = self.event_handlers.get("*")
+        for handler in list(handlers or ()):
+            self._safe_exec_handler(handler, event)
 
     def connect(self) -> None:
         """greenswitch's, minus its ``stop()`` when the connection is gone: that joins the event
@@ -107,14 +153,22 @@ class PainelSession(OutboundSession):
         self.session_data = self.send("connect").headers
         self._outbound_connected = True
 
+    def _decodes(self, data: bytes | bytearray) -> bool:
+        """False (and the session's end logged) when ``data`` is not UTF-8."""
+        try:
+            bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._protocol_error(exc)
+            return False
+        return True
+
     def _protocol_error(self, exc: Exception) -> None:
         """Say why the session ends: otherwise it looks like the caller hung up."""
         uuid = (self.session_data or {}).get("Unique-ID") or "-"
         log.warning("uuid=%s o FreeSWITCH enviou um bloco inválido do Event Socket (%s: %s); sessão encerrada, "
                     "o dialplan segue o padrão", uuid, type(exc).__name__, exc)
 
-    @staticmethod
-    def _read_socket(sock_file: Any, length: int) -> str:
+    def _read_socket(self, sock_file: Any, length: int) -> str:
         """The body after a header block: exactly ``length`` bytes of UTF-8, or an exception.
 
         Replaces greenswitch's, which loops forever when the connection ends inside a body:
@@ -124,7 +178,13 @@ class PainelSession(OutboundSession):
         """
         if not 0 <= length <= MAX_BODY:
             raise ValueError(f"Content-Length fora do intervalo: {length}")
-        data = sock_file.read(length) if length else b""
+        buf = getattr(self, "_inbuf", None)  # what the block reader took from the socket already
+        data = b""
+        if buf:
+            data = bytes(buf[:length])
+            del buf[:length]
+        if len(data) < length:
+            data += sock_file.read(length - len(data))
         if len(data) != length:
             raise EOFError(f"conexão encerrada no meio do corpo ({len(data)} de {length} bytes)")
         return data.decode("utf-8")
@@ -141,6 +201,18 @@ class PainelSession(OutboundSession):
 
 class CallTimeout(Exception):
     """The call took longer than the router allows itself."""
+
+
+class _Listener(StreamServer):
+    """gevent's StreamServer, handing each connection its accept time (``time.perf_counter()``).
+
+    A busy router accepts connections faster than it runs their greenlets; the call's deadline
+    counts from the accept, which is when FreeSWITCH started waiting, not from when its
+    greenlet got the CPU.
+    """
+
+    def do_handle(self, *args: Any) -> None:
+        super().do_handle(*args, time.perf_counter())
 
 
 def multiset_arg(variables: Mapping[str, str]) -> str:
@@ -201,11 +273,16 @@ class Router:
     """Decides and applies one call per connection; bounded concurrency, graceful drain."""
 
     def __init__(self, cache: RulesCache, config: RouterConfig = RouterConfig(), *, max_calls: int = 2000,
-                 call_timeout: float = 1.0, metrics: RouterMetrics | None = None) -> None:
+                 call_timeout: float = 1.0, max_wait: float | None = None,
+                 metrics: RouterMetrics | None = None) -> None:
         self.cache = cache
         self.config = config
         self.max_calls = max_calls
         self.call_timeout = call_timeout
+        #: a call whose greenlet first runs this long after its accept is let go at once (the
+        #: dialplan's defaults): it would most likely miss its deadline anyway, and serving it
+        #: would make the calls behind it late too (under overload, every call would time out)
+        self.max_wait = call_timeout / 2 if max_wait is None else max_wait
         self.metrics = metrics or RouterMetrics()
         self.active = 0
         self.server: StreamServer | None = None
@@ -228,11 +305,14 @@ class Router:
         return decision, None
 
     # ------------------------------------------------------------------ per call
-    def handle(self, sock: Any, address: Any) -> None:
-        started = time.perf_counter()
-        if self._draining or self.active >= self.max_calls:
-            # over capacity: close at once; the dialplan's defaults route the call
-            self.metrics.fallbacks.labels("overload" if not self._draining else "draining").inc()
+    def handle(self, sock: Any, address: Any, accepted: float | None = None) -> None:
+        now = time.perf_counter()
+        started = now if accepted is None else min(now, accepted)
+        waited = now - started
+        if self._draining or self.active >= self.max_calls or waited > self.max_wait:
+            # over capacity, or already late: close at once; the dialplan's defaults route the call
+            reason = "draining" if self._draining else "overload" if self.active >= self.max_calls else "late"
+            self.metrics.fallbacks.labels(reason).inc()
             sock.close()
             return
         self.active += 1
@@ -242,7 +322,7 @@ class Router:
         uuid = "-"
         rule, outcome = "fallback", "ok"
         try:
-            with gevent.Timeout(self.call_timeout, CallTimeout):
+            with gevent.Timeout(self.call_timeout - waited, CallTimeout):  # the deadline counts from the accept
                 session = PainelSession(address, sock)
                 session.connect()
                 call = call_info(session.session_data or {})
@@ -328,7 +408,7 @@ class Router:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, host: str, port: int) -> StreamServer:
-        self.server = StreamServer((host, port), self.handle, backlog=2048)
+        self.server = _Listener((host, port), self.handle, backlog=2048)
         self.server.start()
         return self.server
 

@@ -50,6 +50,9 @@ class Service:
     check: tuple[str, int] | None = None
     #: started only once every other service answers (the simulator needs the router and the receiver)
     late: bool = False
+    #: niceness relative to the supervisor's (``nice -n``): the router keeps the CPU it needs to decide
+    #: within its deadline, the parts whose clients can wait (CDR receiver, portal) yield it
+    nice: int = 0
 
 
 @dataclass
@@ -99,6 +102,35 @@ def _parent_death_signal() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     return setup
+
+
+def _child_setup(death_signal: Callable[[], None] | None, nice: int) -> Callable[[], None] | None:
+    """What runs in a child between fork and exec: the parent-death signal, then its niceness.
+
+    A niceness below the supervisor's needs privilege (CAP_SYS_NICE, or root); without it the
+    child keeps the supervisor's and :meth:`Supervisor._spawn` says so. Nothing is logged here:
+    between fork and exec only async-signal-safe work belongs.
+    """
+    if not nice:
+        return death_signal
+
+    def setup() -> None:
+        if death_signal is not None:
+            death_signal()
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, min(19, max(-20, os.getpriority(os.PRIO_PROCESS, 0) + nice)))
+        except OSError:
+            pass
+
+    return setup
+
+
+def process_nice(pid: int) -> int | None:
+    """A process's niceness (None when it is gone)."""
+    try:
+        return os.getpriority(os.PRIO_PROCESS, pid)
+    except OSError:
+        return None
 
 
 class Supervisor:
@@ -168,9 +200,10 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         child.restart_at = None
         child.partial = b""
+        nice = child.service.nice
         proc = subprocess.Popen(child.service.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
-                                preexec_fn=self._preexec)
+                                preexec_fn=_child_setup(self._preexec, nice))
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
         self.selector.register(proc.stdout.fileno(), selectors.EVENT_READ, child)
@@ -180,6 +213,12 @@ class Supervisor:
             log.info("processo %s iniciado (pid %d): %s", child.name, proc.pid, child.service.label)
         else:
             log.info("processo %s reiniciado (pid %d)", child.name, proc.pid)
+        if nice:
+            mine, got = process_nice(os.getpid()), process_nice(proc.pid)
+            wanted = None if mine is None else min(19, max(-20, mine + nice))
+            if got is not None and wanted is not None and got != wanted and child.starts == 1:
+                log.warning("processo %s: sem permissão para a prioridade (nice) %d; segue com %d "
+                            "(prioridade acima da do supervisor exige root ou CAP_SYS_NICE)", child.name, wanted, got)
 
     def _died(self, child: Child, now: float) -> None:
         proc = child.proc
@@ -411,6 +450,12 @@ def _raise_stopped(signum: int, frame: object) -> None:
 @click.option("--web-listen", default=None, help="HOST:PORTA do portal (padrão: web_listen, 127.0.0.1:8000).")
 @click.option("--web-workers", type=click.IntRange(1, 64), default=None,
               help="Processos do portal (padrão: web_workers, ou um por núcleo, no mínimo 2).")
+@click.option("--router-nice", type=click.IntRange(-20, 19), default=0, show_default=True,
+              help="Prioridade (nice, relativa à deste comando) do roteador; negativa exige root ou CAP_SYS_NICE.")
+@click.option("--cdr-nice", type=click.IntRange(-20, 19), default=5, show_default=True,
+              help="Prioridade (nice, relativa) do receptor de CDRs: cede a CPU ao roteador (o FreeSWITCH reenvia).")
+@click.option("--web-nice", type=click.IntRange(-20, 19), default=10, show_default=True,
+              help="Prioridade (nice, relativa) do portal: cede a CPU ao roteador e ao receptor de CDRs.")
 @click.option("--max-crashes", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="Quedas de um processo dentro de --crash-window que fazem desistir de tudo (sai com 1).")
 @click.option("--crash-window", type=click.FloatRange(min=1), default=60.0, show_default=True,
@@ -420,7 +465,8 @@ def _raise_stopped(signum: int, frame: object) -> None:
 @pass_app
 def run(app: AppContext, no_demo: bool, simulate: bool, simulate_rate: float, router_listen: str | None,
         metrics_listen: str, cdr_listen: str | None, web_listen: str | None, web_workers: int | None,
-        max_crashes: int, crash_window: float, stop_timeout: float) -> None:
+        router_nice: int, cdr_nice: int, web_nice: int, max_crashes: int, crash_window: float,
+        stop_timeout: float) -> None:
     """Roda o sistema inteiro: roteador, receptor de CDRs e portal, supervisionados.
 
     Aplica as migrações e (sem --no-demo) carrega a operadora de demonstração, como
@@ -429,6 +475,10 @@ def run(app: AppContext, no_demo: bool, simulate: bool, simulate_rate: float, ro
     e reiniciado com espera crescente; depois de --max-crashes quedas em --crash-window
     segundos, tudo é parado e o comando sai com código 1. Ctrl-C ou SIGTERM param todos
     os processos (SIGTERM, espera, SIGKILL) e o comando sai com 0.
+
+    O roteador decide cada chamada dentro do prazo do dialplan (1 s), então tem a CPU
+    primeiro: o receptor de CDRs roda com nice +5 e o portal com +10 (--cdr-nice,
+    --web-nice), cujos clientes podem esperar um pouco numa máquina ocupada.
 
     Em produção use as units do systemd de deploy/ (uma por parte), não este comando.
 
@@ -482,14 +532,14 @@ def run(app: AppContext, no_demo: bool, simulate: bool, simulate_rate: float, ro
                 (*painel, "router", "--listen", router_addr, "--metrics",
                  f"{metrics[0]}:{metrics[1]}" if metrics else ""),
                 # the metrics endpoint opens with the listener; probing the ESL port would log a call
-                metrics or (router_host, router_port)),
+                metrics or (router_host, router_port), nice=router_nice),
         Service("cdr", "receptor de CDRs do mod_json_cdr",
                 (*painel, "cdr", "serve", "--listen", f"{cdr_host}:{cdr_port}"),
-                (cdr_host, cdr_port)),
+                (cdr_host, cdr_port), nice=cdr_nice),
         Service("web", "Painel do Assinante e administração",
                 (*painel, "web", "--listen", f"{web_host}:{web_port}",
                  *(("--workers", str(web_workers)) if web_workers else ())),
-                (web_host, web_port)),
+                (web_host, web_port), nice=web_nice),
     ]
     if simulate:
         services.append(Service("simulate", "FreeSWITCH simulado",

@@ -117,6 +117,20 @@ def test_every_service_runs_as_painel_with_the_env_file_and_hardening(unit: Path
             assert argv[0] == PAINEL or (key == "ExecReload" and argv[0] == "/bin/kill"), value
 
 
+def test_the_router_comes_first_for_the_cpu() -> None:
+    """FreeSWITCH waits for each routing decision (1 s, then the dialplan's defaults); the CDR
+    receiver's and the portal's clients can wait: the router has the lowest Nice= and the highest
+    CPUWeight=, then the CDR receiver, the portal, and the nightly billing last."""
+    order = ["painel-router.service", "painel-cdr.service", "painel-web.service", "painel-billing.service"]
+    units = {u.name: u for u in SERVICES}
+    assert sorted(units) == sorted(order)
+    nice = [int(values(units[name], "Nice")[0]) for name in order]
+    weight = [int(values(units[name], "CPUWeight")[0]) for name in order]
+    assert nice == sorted(nice) and len(set(nice)) == len(nice), nice
+    assert weight == sorted(weight, reverse=True) and len(set(weight)) == len(weight), weight
+    assert nice[0] < 0 < nice[1] and weight[0] > 100 > weight[1]  # systemd's defaults: Nice=0, CPUWeight=100
+
+
 def test_the_timer_starts_the_billing_job_every_night() -> None:
     timer = SYSTEMD / "painel-billing.timer"
     assert values(timer, "Unit") == ["painel-billing.service"]

@@ -186,6 +186,17 @@ def test_run_serves_everything_restarts_a_dead_child_and_stops_cleanly(tmp_path:
 
     r.wait_for(metrics_answer, 30, "the restarted router")
 
+    # the router keeps the supervisor's CPU priority (restarted too); the CDR receiver and the
+    # portal (the gunicorn master and its worker) yield it: nice +5 and +10 by default
+    base = os.getpriority(os.PRIO_PROCESS, r.proc.pid)
+    cdr_pid = int(r.wait_log(r"processo cdr iniciado \(pid (\d+)\)").group(1))
+    web_pid = int(r.wait_log(r"processo web iniciado \(pid (\d+)\)").group(1))
+    assert os.getpriority(os.PRIO_PROCESS, new_pid) == base
+    assert os.getpriority(os.PRIO_PROCESS, cdr_pid) == min(19, base + 5)
+    web_family = {web_pid} | descendants(web_pid)
+    assert len(web_family) >= 2
+    assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in web_family} == {min(19, base + 10)}
+
     # SIGTERM: every child stopped, exit 0, nothing left, every port free again
     family = descendants(r.proc.pid)
     assert new_pid in family and len(family) >= 4  # router, cdr, web master and its worker

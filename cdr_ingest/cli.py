@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 
 import click
 
 from painel.clikit import AppContext, PainelGroup, pass_app
-from painel.errors import ConflictError, ValidationError
+from painel.errors import ValidationError
 
 log = logging.getLogger("painel.cdr")
 

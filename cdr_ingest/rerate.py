@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from cdr_ingest.attribution import Quarantine, price_call
 from painel.audit import record
 from painel.catalog import load_catalog
-from painel.errors import ConflictError, UnknownCircuit, ValidationError
+from painel.errors import ConflictError, UnknownCircuit
 from painel.fmt import brl
 from painel.locks import job_lock
 from painel.models import BILLED_DIRECTIONS, Cdr, Circuit, Invoice

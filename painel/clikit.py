@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy.engine import Engine
@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from painel.db import create_engine, session_factory
 from painel.errors import DatabaseError, PainelError
+
+if TYPE_CHECKING:
+    from painel.settings import Settings
 
 
 @dataclass

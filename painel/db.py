@@ -24,7 +24,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_AUTOCHECKPOINT = 4096  # pages of 16 KiB: 64 MiB
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+#: SQLite's page cache of each connection, MiB, for engines that write in bulk (the ingester,
+#: the month close): random UUID inserts touch index pages all over the file
+SQLITE_CACHE_MIB = 64
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, cache_mib: int = SQLITE_CACHE_MIB) -> None:
     cur = dbapi_connection.cursor()
     # 16 KiB pages (for a new file; an existing one keeps its size): CDR rows are ~700
     # bytes, and larger pages mean fewer page headers, splits and WAL frames per row
@@ -36,8 +41,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
-    # 64 MiB page cache: random UUID inserts touch index pages all over the file
-    cur.execute("PRAGMA cache_size=-65536")
+    # the page cache is per connection, and the operating system caches the file once for all
+    cur.execute(f"PRAGMA cache_size={-1024 * cache_mib}")
     # checkpoint every 64 MiB of WAL, not 4 MiB: consecutive batches rewrite the same index
     # pages, and each checkpoint copies (and fsyncs) them once
     cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT}")
@@ -54,8 +59,14 @@ def sql_literals(values: Iterable[str]) -> list[Any]:
     return [sa.literal_column("'" + v.replace("'", "''") + "'") for v in values]
 
 
-def create_engine(url: str | Settings, **kwargs: Any) -> Engine:
-    """Engine for a URL (or the settings' URL), creating the SQLite directory if needed."""
+def create_engine(url: str | Settings, *, sqlite_cache_mib: int = SQLITE_CACHE_MIB, **kwargs: Any) -> Engine:
+    """Engine for a URL (or the settings' URL), creating the SQLite directory if needed.
+
+    ``sqlite_cache_mib``: SQLite's page cache per pooled connection. The default suits bulk
+    writers; a server with many connections that each read a few pages (the portal's
+    threads) should ask for less, or every connection ends up holding its own copy of the
+    hot part of the file.
+    """
     if isinstance(url, Settings):
         url = url.database_url
     parsed = make_url(url)
@@ -63,7 +74,11 @@ def create_engine(url: str | Settings, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+
+        def pragmas(dbapi_connection: Any, record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection, record, sqlite_cache_mib)
+
+        event.listen(engine, "connect", pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from painel.db import create_engine, upgrade
+from painel.db import upgrade
 from painel.demo import ensure_holidays, ensure_plan
 from painel.models import Circuit, Customer, Did
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from painel.dialing import check_destination
-from painel.routing import BlacklistRule, DidRules, FollowMe
+from painel.routing import BlacklistRule, DidRules
 from painel.errors import InvalidNumber
 from painel.numbering import normalize
 
@@ -200,7 +200,7 @@ def decide(call: CallInfo, rules: DidRules | None, now: datetime, config: Router
         fm = rules.follow_me
         check = check_destination(fm.destination, rules.home_ddd, rules.outbound_rules)
         if check.allowed:
-            leg_vars = [f"painel_direction=forwarded", f"painel_circuit={rules.circuit}"]
+            leg_vars = ["painel_direction=forwarded", f"painel_circuit={rules.circuit}"]
             if rules.outbound_caller_id:
                 leg_vars.append(f"origination_caller_id_number={rules.outbound_caller_id}")
             forwarded = config.gateway_dial_string.format(number=fm.destination)

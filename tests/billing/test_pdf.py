@@ -39,7 +39,7 @@ from painel.cli import main
 from painel.demo import run_demo
 from painel.errors import EXIT_USAGE, ValidationError
 from painel.fmt import brl, duracao
-from painel.models import BILLED_DIRECTIONS, Cdr, Circuit, Customer, Invoice, Payment
+from painel.models import BILLED_DIRECTIONS, Cdr, Circuit, Customer, Invoice
 
 D = Decimal
 NOW = datetime(2026, 11, 20, 15, tzinfo=timezone.utc)

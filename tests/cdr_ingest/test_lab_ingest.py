@@ -14,12 +14,11 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cdr_ingest.pipeline import Ingester
-from painel.models import Cdr, Circuit, QuarantinedCdr
+from painel.models import Cdr, Circuit
 
 LAB = Path(__file__).resolve().parents[1] / "data" / "third_party" / "freeswitch" / "lab_1.10.12"
 FILE_RE = re.compile(r"^(s\w+?)_([ab])_([0-9a-f-]{36})\.cdr\.json$")

@@ -10,7 +10,6 @@ import uuid as uuidlib
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -152,7 +151,7 @@ def _painel(url: str, *args: str, env: dict | None = None) -> subprocess.Popen:
 
 def test_sigkill_in_the_middle_then_rerun_equals_uninterrupted(demo_db, db_url, tmp_path):  # type: ignore[no-untyped-def]
     path = tmp_path / "Master.csv"
-    n = scaled_lab_csv(path, 1000, extra=BAD_LINES)  # 24,060 lines
+    scaled_lab_csv(path, 1000, extra=BAD_LINES)  # 24,060 lines
     env = {"PAINEL_INGEST_BATCH_SIZE": "500"}
     # the uninterrupted run, then a clean slate
     proc = _painel(db_url, str(path), env=env)

@@ -6,7 +6,6 @@ the next call within 2 s, and the billing attribution of collect and forwarded c
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket

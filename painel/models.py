@@ -243,7 +243,20 @@ BILLED_DIRECTIONS = ("outbound", "forwarded", "collect")
 #: ix_cdrs_billed, a partial index of the billed calls. A query can use it only when its WHERE
 #: holds the index's condition as literals (``billed_calls()``): neither SQLite nor a generic
 #: PostgreSQL plan can prove a condition on bound parameters implies the index's.
-BILLED_INDEX_COLUMNS = ("circuit_id", "bill_month", "invoice_id", "category", "billsec")
+#: The columns after billsec are there so the open invoice's sums and the chart's counts never
+#: read the table: a CDR row holds its raw document (kilobytes), so summing a busy circuit's
+#: month from the table costs about a page read per call, and the portal's Fatura em Aberto
+#: grew with the month's calls. role and direction are constant under the index's condition,
+#: but SQLite counts an index as covering only when it holds every column the query names,
+#: the condition's own included.
+BILLED_INDEX_COLUMNS = ("circuit_id", "bill_month", "invoice_id", "category", "billsec", "billable_seconds", "amount",
+                        "role", "direction")
+#: ix_cdrs_circuit_start: the call lists' seek and order (circuit, newest first, then the id),
+#: followed by what their totals add up (count, answered, blocked, seconds, cost), so a list's
+#: totals are read from the index alone (the same reason as above). Plain key columns, not
+#: PostgreSQL's INCLUDE, so both engines have one definition.
+CIRCUIT_START_INDEX_COLUMNS = ("circuit_id", "start_utc", "id",
+                               "role", "direction", "rule", "billsec", "billable_seconds", "amount")
 BILLED_INDEX_WHERE = "role = 'call' AND direction IN (" + ", ".join(f"'{d}'" for d in BILLED_DIRECTIONS) + ")"
 
 
@@ -264,7 +277,7 @@ class Cdr(Base):
     # Few indexes on purpose: every one costs on each of millions of inserts. Portal and
     # billing read by circuit and time; linking reads by bleg_uuid (set on answered a-legs only).
     __table_args__ = (
-        Index("ix_cdrs_circuit_start", "circuit_id", "start_utc", sqlite_where=text("circuit_id IS NOT NULL"),
+        Index("ix_cdrs_circuit_start", *CIRCUIT_START_INDEX_COLUMNS, sqlite_where=text("circuit_id IS NOT NULL"),
               postgresql_where=text("circuit_id IS NOT NULL")),
         Index("ix_cdrs_bleg_uuid", "bleg_uuid", sqlite_where=text("bleg_uuid IS NOT NULL"),
               postgresql_where=text("bleg_uuid IS NOT NULL")),

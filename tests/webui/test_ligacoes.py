@@ -230,18 +230,31 @@ def test_filter_parsing() -> None:
     assert csv_cell("(98) 98765-4321") == "(98) 98765-4321"
 
 
+#: SQLite's plan of a list query: a seek on the circuit and the UTC range, "COVERING" when the
+#: index alone answers (the totals without a number filter)
+_SEEK = re.compile(r"USING (COVERING )?INDEX ix_cdrs_circuit_start \(circuit_id=\? AND start_utc>\? AND start_utc<\?\)")
+
+
+def _assert_sqlite_seek(plan: str, *, covering: bool) -> None:
+    found = _SEEK.search(plan)
+    assert found, plan
+    assert bool(found.group(1)) == covering, plan
+    assert "TEMP B-TREE" not in plan, plan  # newest first (then the id) comes from the index itself
+
+
 def test_list_queries_use_the_circuit_start_index(engine, db_url) -> None:  # type: ignore[no-untyped-def]
-    """No full scan: every list query is served by ix_cdrs_circuit_start (circuit_id, start_utc)."""
+    """No full scan: every list query is served by ix_cdrs_circuit_start (circuit_id, start_utc, id, ...),
+    and a list's totals without a number filter by that index alone (SQLite says so in its plan)."""
 
     period = month_period("2026-10", ZONE)
     for tipo in ("recebidas", "efetuadas"):
         for digits in ("", "98987"):
             where = conditions(1, tipo, period, digits)
-            for query in (calls_query(where).limit(PAGE_SIZE).offset(PAGE_SIZE), totals_query(where)):
+            for query, totals in ((calls_query(where).limit(PAGE_SIZE).offset(PAGE_SIZE), False),
+                                  (totals_query(where), True)):
                 plan = query_plan(engine, query)
                 if db_url.startswith("sqlite"):
-                    assert "USING INDEX ix_cdrs_circuit_start (circuit_id=? AND start_utc>? AND start_utc<?)" in plan
-                    assert "TEMP B-TREE" not in plan  # newest first comes from the index itself
+                    _assert_sqlite_seek(plan, covering=totals and not digits)
                 else:
                     # on an empty table PostgreSQL picks either index of the circuit's calls
                     # (ix_cdrs_billed covers the placed ones too); what matters is that one seeks
@@ -264,8 +277,7 @@ def test_page_statements_use_the_index_and_answer_as_the_built_queries(engine, d
             for query, args in ((statements.totals, params), (statements.calls, paged)):
                 plan = query_plan(engine, query, args)
                 if db_url.startswith("sqlite"):
-                    assert "USING INDEX ix_cdrs_circuit_start (circuit_id=? AND start_utc>? AND start_utc<?)" in plan
-                    assert "TEMP B-TREE" not in plan
+                    _assert_sqlite_seek(plan, covering=query is statements.totals and not digits)
                 else:
                     assert "Seq Scan" not in plan
                     assert re.search(r"Index Cond: \(+circuit_id = ", plan), plan
@@ -277,6 +289,25 @@ def test_page_statements_use_the_index_and_answer_as_the_built_queries(engine, d
                 got = conn.execute(statements.calls, paged).all()
                 assert got == s.execute(calls_query(where).limit(PAGE_SIZE)).all()
                 assert got, (tipo, digits)  # the demo has such calls: the comparison means something
+
+
+def test_the_totals_read_only_columns_the_index_carries(engine) -> None:  # type: ignore[no-untyped-def]
+    """Both engines: ix_cdrs_circuit_start holds every column a list's totals read, in the model and
+    in the migrated database, so PostgreSQL can answer them with an index-only scan too."""
+    from sqlalchemy import Column, inspect
+    from sqlalchemy.sql import visitors
+
+    from painel.models import CIRCUIT_START_INDEX_COLUMNS
+
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes("cdrs")}
+    assert tuple(indexes["ix_cdrs_circuit_start"]) == CIRCUIT_START_INDEX_COLUMNS
+    for tipo in ("recebidas", "efetuadas"):
+        totals = page_statements(tipo, False).totals
+        read = {element.name for element in visitors.iterate(totals)
+                if isinstance(element, Column) and element.table is Cdr.__table__}
+        # what the page adds up, and the filter: a column added to either must be carried by the index
+        assert {"circuit_id", "start_utc", "role", "direction", "rule", "billsec", "amount"} <= read
+        assert read <= set(CIRCUIT_START_INDEX_COLUMNS), read - set(CIRCUIT_START_INDEX_COLUMNS)
 
 
 def test_links_are_what_url_for_builds(app) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
 """pt-BR presentation: money as ``R$ 1.234,56``, dates as dd/mm/aaaa, durations as h:mm:ss."""
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -18,6 +19,12 @@ def brl(amount: Decimal | int | str) -> str:
         units = units[:-3]
     groups.insert(0, units)
     return f"{sign}R$ {'.'.join(groups)},{cents}"
+
+
+#: ``brl`` memoized, for pages that show the same amounts on every view (a pure function of
+#: the value; bounded). ``typed``: an ``int`` and a ``Decimal`` are kept apart, though equal
+#: values give the same text anyway.
+brl_cached = functools.lru_cache(maxsize=4096, typed=True)(brl)
 
 
 def data_br(value: date | datetime) -> str:

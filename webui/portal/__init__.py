@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, has_request_context, request, url_for
 from flask_login import current_user
+
+from painel.fmt import brl_cached
 
 portal = Blueprint("portal", __name__)
 
@@ -59,29 +61,67 @@ def fixed_url(endpoint: str) -> str:
     return url
 
 
+def static_url(filename: str) -> str:
+    """``url_for("static", filename=filename)``, built once per app and script root (as ``fixed_url``)."""
+    if not has_request_context():
+        return url_for("static", filename=filename)
+    cache: dict[tuple[str, str], str] = current_app.extensions.setdefault("painel_static_urls", {})
+    key = (request.script_root, filename)
+    url = cache.get(key)
+    if url is None:
+        url = cache[key] = url_for("static", filename=filename)
+    return url
+
+
+#: most (endpoint, values) shapes ``id_url`` keeps per app (the months in the values change)
+_ID_URLS_MAX = 256
+
+
 def id_url(endpoint: str, key: str, **values: object) -> Callable[[int], str]:
     """``url_for(endpoint, **{key: id}, **values)`` for any integer id, with one ``url_for`` call.
 
     For the links a page repeats per row (one invoice's PDF each): the URL is built once
-    around a marker and the row's id put in its place.
+    around a marker and the row's id put in its place. The two parts around the marker
+    depend only on the routes, the script root and the arguments, so they are kept per
+    app (as ``fixed_url`` does), a bounded number of them.
     """
     marker = 9081726354453627
-    head, found, tail = url_for(endpoint, **{key: marker}, **values).partition(str(marker))
-    if not found:  # not an integer path part after all: build each one
+    cache: dict[tuple[object, ...], tuple[str, str] | None] = current_app.extensions.setdefault(
+        "painel_id_urls", {})
+    cache_key = (request.script_root, endpoint, key, *sorted(values.items()))
+    try:
+        parts = cache[cache_key]
+    except KeyError:
+        head, found, tail = url_for(endpoint, **{key: marker}, **values).partition(str(marker))
+        parts = (head, tail) if found else None
+        if len(cache) >= _ID_URLS_MAX:
+            cache.clear()
+        cache[cache_key] = parts
+    if parts is None:  # not an integer path part after all: build each one
         return lambda ident: url_for(endpoint, **{key: ident}, **values)
+    head, tail = parts
     return lambda ident: f"{head}{int(ident)}{tail}"
+
+
+@portal.app_template_filter("brl")
+def _brl(amount: object) -> str:
+    """``{{ amount|brl }}``: R$ 1.234,56 (a filter is called directly, without a template call's checks)."""
+    return brl_cached(amount)
 
 
 @portal.app_context_processor
 def _menu():  # type: ignore[no-untyped-def]
+    """The menu as (url, label, whether it is this page's section), built here and not per entry in the template."""
     if not current_user.is_authenticated or current_user.is_admin:
-        return {"menu": [], "home_url": fixed_url("auth.login"), "fixed_url": fixed_url}
+        return {"menu": [], "home_url": fixed_url("auth.login"), "fixed_url": fixed_url, "static_url": static_url}
     circuit = current_user.circuit
-    items = [(endpoint, label) for endpoint, label, flags in MENU
+    section = section_of(request.endpoint)
+    items = [(fixed_url(endpoint), label, endpoint == section) for endpoint, label, flags in MENU
              if any(getattr(circuit, f"flag_{f}") for f in flags)]
     home = home_endpoint(circuit)
-    return {"menu": items, "signed_circuit": circuit, "menu_section": section_of(request.endpoint),
-            "home_url": fixed_url(home) if home else fixed_url("auth.sem_funcoes"), "fixed_url": fixed_url}
+    return {"menu": items, "signed_circuit": circuit, "menu_section": section,
+            "home_url": fixed_url(home) if home else fixed_url("auth.sem_funcoes"), "fixed_url": fixed_url,
+            "static_url": static_url}
 
 
 from webui.portal import blacklist, faturas, ligacoes, mensagens, numeros, perfil, tabela  # noqa: E402,F401

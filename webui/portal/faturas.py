@@ -23,7 +23,7 @@ from billing.close import CLOSED_STATES, month_of
 from billing.pdf import Operator, ensure_pdf, load_open_document, render_pdf
 from billing.summary import MonthInvoices, OpenInvoice, customer_summary
 from painel.categories import CHART_GROUPS
-from painel.fmt import brl, mes_ref
+from painel.fmt import mes_ref
 from webui.access import customer_circuits, feature, owned_circuit, owned_invoice
 from webui.db import db, engine, settings
 from webui.errors import error_page
@@ -112,7 +112,7 @@ def faturas():  # type: ignore[no-untyped-def]
                  "alt": chart_alt(data), "ano": chosen,
                  "first": mes_ref(data.months[0]), "last": mes_ref(data.months[-1])}
     return render_template("portal/faturas.html", summary=summary, years=years, year=year, months=months,
-                           chart=chart, brl=brl, mes_ref=mes_ref, pdf_url=id_url("portal.fatura_pdf", "invoice_id"),
+                           chart=chart, mes_ref=mes_ref, pdf_url=id_url("portal.fatura_pdf", "invoice_id"),
                            open_links=open_links(summary.open_invoices))
 
 

@@ -27,7 +27,7 @@ demo: install
 	$(PAINEL) db upgrade
 	$(PAINEL) demo
 	@bash scripts/where-to-look.sh
-	$(PAINEL) web
+	$(PAINEL) run --no-demo  # loaded just above; painel run alone would load it again
 
 test: install-test
 	@bash scripts/run-tests.sh

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# Printed at the end of `make demo`.
+# Printed by `make demo` before `painel run` starts the parts.
 cd "$(dirname "$0")/.."
 cat <<TXT
 
-Painel está pronto (SQLite em var/painel.db).
-  Painel do Assinante:    http://127.0.0.1:8000/entrar   (iniciando agora; Ctrl-C para parar)
-    login de demonstração: usuário 8011441, senha painel-demo
-    outro cliente:         usuário 8011880, senha painel-demo
-  Administração:          http://127.0.0.1:8000/admin/entrar
-    usuários:              admin (altera tudo) ou suporte (consulta), senha painel-demo
+Demonstração carregada (SQLite em var/painel.db). painel run inicia agora o roteador, o
+receptor de CDRs e o portal; os endereços aparecem quando estiverem no ar. Ctrl-C para parar tudo.
+  Logins de demonstração (senha painel-demo): assinante 8011441, outro cliente 8011880;
+    administração: admin (altera tudo) ou suporte (consulta)
   CDRs de demonstração:   var/demo/freeswitch/ (json_cdr/ e cdr-csv/)
   Quarentena:             .venv/bin/painel cdr quarantine list
   Explicar uma tarifa:    .venv/bin/painel cdr explain --circuit 8011441 --to 0218632221234 --seconds 37
@@ -19,5 +17,5 @@ Painel está pronto (SQLite em var/painel.db).
 TXT
 cat <<TXT
   Decisão do roteador:    .venv/bin/painel router check --did 5598987654321 --caller 5511988887777
-  Roteador (FreeSWITCH):  .venv/bin/painel router --listen 127.0.0.1:8084   (fs-config/README.md)
+  FreeSWITCH de verdade:  fs-config/README.md; chamadas simuladas: .venv/bin/painel run --simulate
 TXT

@@ -340,9 +340,8 @@ def report(title: str, merged: dict, seconds: float, target_ms: float) -> dict[s
     return verdict
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python bench/web.py", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_database_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of the scaled database (``database``) and of the lists' month, shared with bench/web_cpu.py."""
     ap.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--db", default=str(OUT / "web.db"), help="the SQLite file (default bench/out/web.db)")
     ap.add_argument("--reuse", action="store_true", help="use the database built by an earlier run")
@@ -352,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--months", type=int, default=12, help="months of traffic to build (default 12)")
     ap.add_argument("--heavy", type=int, default=4_000, help=f"CDR rows a month of {CIRCUIT} (default 4000)")
     ap.add_argument("--month", default=None, help="the call lists' month AAAA-MM (default: the current one)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python bench/web.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_database_arguments(ap)
     ap.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
     ap.add_argument("--procs", type=int, default=4, help="client processes the clients are spread over (default 4)")
     ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds (default 20)")

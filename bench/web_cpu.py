@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.web import CIRCUIT, MARKERS, OUT, _CSRF, database, page_targets  # noqa: E402
+from bench.web import CIRCUIT, MARKERS, OUT, _CSRF, add_database_arguments, database, page_targets  # noqa: E402
 
 
 def make_app(url: str):  # type: ignore[no-untyped-def]
@@ -154,14 +154,7 @@ def against(other: str, url: str, month: str | None, pages: list[str], requests:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python bench/web_cpu.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
-    ap.add_argument("--db", default=str(OUT / "web.db"), help="the SQLite file (default bench/out/web.db)")
-    ap.add_argument("--reuse", action="store_true", help="use the database built by an earlier run")
-    ap.add_argument("--calls", type=int, default=1_000_000, help="CDR rows to build (default 1000000)")
-    ap.add_argument("--customers", type=int, default=1_000, help="extra customers to build (default 1000)")
-    ap.add_argument("--months", type=int, default=12, help="months of traffic to build (default 12)")
-    ap.add_argument("--heavy", type=int, default=4_000, help=f"CDR rows a month of {CIRCUIT} (default 4000)")
-    ap.add_argument("--month", default=None, help="the call lists' month AAAA-MM (default: the current one)")
+    add_database_arguments(ap)
     ap.add_argument("--pages", default="faturas,efetuadas,recebidas",
                     help="pages to measure (default faturas,efetuadas,recebidas)")
     ap.add_argument("--requests", type=int, default=500, help="measured requests per page (default 500)")

@@ -33,3 +33,19 @@ def query_plan(engine: Engine, statement: Any, params: dict[str, Any] | None = N
             return " | ".join(str(row[-1]) for row in rows)
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         return " | ".join(str(row[0]) for row in conn.execute(Explain(statement, "EXPLAIN"), params or {}))
+
+
+def index_columns(engine: Engine, table: str, index: str) -> tuple[str, ...]:
+    """The columns of ``index`` on ``table`` as the migrated database has them."""
+    from sqlalchemy import inspect
+
+    return tuple(next(ix["column_names"] for ix in inspect(engine).get_indexes(table) if ix["name"] == index))
+
+
+def columns_read(statement: Any, table: Any) -> set[str]:
+    """The names of ``table``'s columns a statement names anywhere (select list, WHERE, GROUP BY)."""
+    from sqlalchemy import Column
+    from sqlalchemy.sql import visitors
+
+    return {element.name for element in visitors.iterate(statement)
+            if isinstance(element, Column) and element.table is table}

@@ -393,17 +393,13 @@ def test_open_sums_and_chart_counts_are_served_by_the_billed_index(engine, db_ur
 def test_the_billed_index_carries_every_column_the_sums_read(engine) -> None:  # type: ignore[no-untyped-def]
     """Both engines: ix_cdrs_billed holds every cdrs column the Fatura em Aberto's sums and the chart's
     counts name, in the model and in the migrated database (an index-only scan is possible)."""
-    from sqlalchemy import Column, inspect
-    from sqlalchemy.sql import visitors
-
     from billing.chart import counts_query
     from painel.models import BILLED_INDEX_COLUMNS, Cdr
+    from sqlplan import columns_read, index_columns
 
-    indexes = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes("cdrs")}
-    assert tuple(indexes["ix_cdrs_billed"]) == BILLED_INDEX_COLUMNS
+    assert index_columns(engine, "cdrs", "ix_cdrs_billed") == BILLED_INDEX_COLUMNS
     for statement in (close_mod._open_sums_query(True), counts_query([1, 2], "2025-12", "2026-11")):
-        read = {element.name for element in visitors.iterate(statement)
-                if isinstance(element, Column) and element.table is Cdr.__table__}
+        read = columns_read(statement, Cdr.__table__)
         assert {"circuit_id", "bill_month", "category"} <= read
         assert read <= set(BILLED_INDEX_COLUMNS), read - set(BILLED_INDEX_COLUMNS)
 

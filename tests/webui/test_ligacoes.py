@@ -294,17 +294,12 @@ def test_page_statements_use_the_index_and_answer_as_the_built_queries(engine, d
 def test_the_totals_read_only_columns_the_index_carries(engine) -> None:  # type: ignore[no-untyped-def]
     """Both engines: ix_cdrs_circuit_start holds every column a list's totals read, in the model and
     in the migrated database, so PostgreSQL can answer them with an index-only scan too."""
-    from sqlalchemy import Column, inspect
-    from sqlalchemy.sql import visitors
-
     from painel.models import CIRCUIT_START_INDEX_COLUMNS
+    from sqlplan import columns_read, index_columns
 
-    indexes = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes("cdrs")}
-    assert tuple(indexes["ix_cdrs_circuit_start"]) == CIRCUIT_START_INDEX_COLUMNS
+    assert index_columns(engine, "cdrs", "ix_cdrs_circuit_start") == CIRCUIT_START_INDEX_COLUMNS
     for tipo in ("recebidas", "efetuadas"):
-        totals = page_statements(tipo, False).totals
-        read = {element.name for element in visitors.iterate(totals)
-                if isinstance(element, Column) and element.table is Cdr.__table__}
+        read = columns_read(page_statements(tipo, False).totals, Cdr.__table__)
         # what the page adds up, and the filter: a column added to either must be carried by the index
         assert {"circuit_id", "start_utc", "role", "direction", "rule", "billsec", "amount"} <= read
         assert read <= set(CIRCUIT_START_INDEX_COLUMNS), read - set(CIRCUIT_START_INDEX_COLUMNS)

@@ -47,29 +47,21 @@ def home_endpoint(circuit) -> str | None:  # type: ignore[no-untyped-def]
     return None
 
 
-def fixed_url(endpoint: str) -> str:
-    """``url_for(endpoint)`` of an endpoint without arguments, built once per app and script root.
+def fixed_url(endpoint: str, **values: str) -> str:
+    """``url_for(endpoint, **values)`` for fixed values (a stylesheet's file name, or none at all),
+    built once per app and script root.
 
     Such a URL depends only on the application's routes and where it is mounted
-    (``SCRIPT_NAME``), so every page reuses it instead of building it again.
+    (``SCRIPT_NAME``), so every page reuses it instead of building it again. Outside a
+    request (no script root to key on) it is simply built.
     """
-    cache: dict[tuple[str, str], str] = current_app.extensions.setdefault("painel_fixed_urls", {})
-    key = (request.script_root, endpoint)
-    url = cache.get(key)
-    if url is None:
-        url = cache[key] = url_for(endpoint)
-    return url
-
-
-def static_url(filename: str) -> str:
-    """``url_for("static", filename=filename)``, built once per app and script root (as ``fixed_url``)."""
     if not has_request_context():
-        return url_for("static", filename=filename)
-    cache: dict[tuple[str, str], str] = current_app.extensions.setdefault("painel_static_urls", {})
-    key = (request.script_root, filename)
+        return url_for(endpoint, **values)
+    cache: dict[tuple[str, ...], str] = current_app.extensions.setdefault("painel_fixed_urls", {})
+    key = (request.script_root, endpoint, *(f"{k}={v}" for k, v in sorted(values.items())))
     url = cache.get(key)
     if url is None:
-        url = cache[key] = url_for("static", filename=filename)
+        url = cache[key] = url_for(endpoint, **values)
     return url
 
 
@@ -113,15 +105,14 @@ def _brl(amount: object) -> str:
 def _menu():  # type: ignore[no-untyped-def]
     """The menu as (url, label, whether it is this page's section), built here and not per entry in the template."""
     if not current_user.is_authenticated or current_user.is_admin:
-        return {"menu": [], "home_url": fixed_url("auth.login"), "fixed_url": fixed_url, "static_url": static_url}
+        return {"menu": [], "home_url": fixed_url("auth.login"), "fixed_url": fixed_url}
     circuit = current_user.circuit
     section = section_of(request.endpoint)
     items = [(fixed_url(endpoint), label, endpoint == section) for endpoint, label, flags in MENU
              if any(getattr(circuit, f"flag_{f}") for f in flags)]
     home = home_endpoint(circuit)
     return {"menu": items, "signed_circuit": circuit, "menu_section": section,
-            "home_url": fixed_url(home) if home else fixed_url("auth.sem_funcoes"), "fixed_url": fixed_url,
-            "static_url": static_url}
+            "home_url": fixed_url(home) if home else fixed_url("auth.sem_funcoes"), "fixed_url": fixed_url}
 
 
 from webui.portal import blacklist, faturas, ligacoes, mensagens, numeros, perfil, tabela  # noqa: E402,F401
